@@ -1,0 +1,181 @@
+"""Typed configuration: one dataclass per concern, three profiles.
+
+`tiny` runs every notebook in seconds (CI), `cpu` is the default (a 2-core laptop, tens of
+minutes in all), `gpu` is paper-like in shape on one GPU. A profile is a function of overrides
+on top of the defaults, never a cloned file: `get_config("cpu", train={"max_epochs": 3})`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PROFILES = ("tiny", "cpu", "gpu")
+
+
+@dataclass
+class DataConfig:
+    """How raw text becomes token and character ids."""
+
+    tokenizer: str = "morpheme"  # "morpheme" (kiwipiepy) or "eojeol" (whitespace, as the seed)
+    char_unit: str = "syllable"  # "syllable" (Hangul syllables) or "jamo" (decomposed, NFD)
+    max_chars: int = 16  # characters per token, begin/end-of-word included
+    max_tokens: int = 64  # tokens per LM window (sentences longer than this are split)
+    min_freq: int = 2  # a token enters the vocabulary when seen at least this often in train
+    max_vocab: int = 20000  # the most frequent tokens kept (specials not counted)
+    max_petitions: int | None = None  # a subset of the corpus (tiny), None for all of it
+    split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)  # train/valid/test, by petition
+    split_seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the biLM (Peters et al. 2018, Section 3.4 and Appendix)."""
+
+    char_dim: int = 16
+    # (width, filters) of the character convolutions; the paper: widths 1..7, 2048 filters in all
+    filters: tuple[tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256))
+    highway_layers: int = 2
+    proj_dim: int = 128  # token-encoder output = LSTM projection size (layer 0 is tiled to 2x)
+    lstm_dim: int = 512  # LSTM cell size; `nn.LSTM(proj_size=proj_dim)` gives the LSTMP
+    lstm_layers: int = 2
+    dropout: float = 0.1
+    softmax: str = "adaptive"  # "full", "adaptive" or "sampled"
+    adaptive_cutoffs: tuple[int, ...] = (2000, 8000)
+    sampled_negatives: int = 1024
+
+
+@dataclass
+class TrainConfig:
+    """biLM pretraining."""
+
+    batch_size: int = 64
+    optimizer: str = "adagrad"  # the paper: Adagrad, lr 0.2, gradient-norm clip 10
+    lr: float = 0.2
+    grad_clip: float = 10.0
+    max_epochs: int = 5
+    max_minutes: float | None = 20.0  # wall-clock cap for pretraining (None: no cap)
+    patience: int = 2  # early stopping on valid perplexity
+    precision: str = "bf16-mixed"  # or "32-true"
+    compile: bool = False  # torch.compile the char encoder and softmax head
+    limit_train_batches: float | int = 1.0
+    num_workers: int = 0
+
+
+@dataclass
+class FinetuneConfig:
+    """The YNAT task model (Peters et al. 2018, Section 3.3)."""
+
+    token_dim: int = 100  # x_k, learned on the task
+    hidden_dim: int = 256
+    dropout: float = 0.5
+    batch_size: int = 64
+    lr: float = 1e-3
+    max_epochs: int = 5
+    patience: int = 2
+    holdout_fraction: float = 0.1  # of YNAT train, for model selection (never dev)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    l2_coef: float = 0.001  # lambda on the ScalarMix weights
+    max_train: int | None = None  # subset of YNAT train (tiny)
+    max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
+
+
+@dataclass
+class Config:
+    profile: str = "cpu"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        return _build(cls, d)
+
+
+_PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "tiny": {
+        "data": {"max_petitions": 60, "max_vocab": 2000, "max_tokens": 32},
+        "model": {
+            "filters": ((1, 8), (2, 8), (3, 16)),
+            "proj_dim": 32,
+            "lstm_dim": 64,
+            "adaptive_cutoffs": (200, 800),
+            "sampled_negatives": 64,
+        },
+        "train": {"batch_size": 32, "max_epochs": 1, "max_minutes": 1.0, "precision": "32-true"},
+        "finetune": {
+            "token_dim": 16,
+            "hidden_dim": 32,
+            "max_epochs": 1,
+            "seeds": (0,),
+            "max_train": 600,
+            "max_dev": 300,
+        },
+    },
+    "cpu": {},
+    "gpu": {
+        "data": {"max_vocab": 50000, "max_chars": 20},
+        "model": {
+            "filters": ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024)),
+            "proj_dim": 512,
+            "lstm_dim": 4096,
+            "adaptive_cutoffs": (4000, 20000),
+            "sampled_negatives": 8192,
+        },
+        "train": {"batch_size": 128, "max_epochs": 10, "max_minutes": None, "compile": True},
+    },
+}
+
+
+def get_config(profile: str = "cpu", **overrides: dict[str, Any]) -> Config:
+    """The resolved config of a profile, with optional section overrides.
+
+    >>> get_config("tiny", train={"max_epochs": 2}).train.max_epochs
+    2
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    merged: dict[str, Any] = {"profile": profile}
+    for section, values in _PROFILE_OVERRIDES[profile].items():
+        merged[section] = dict(values)
+    for key, values in overrides.items():
+        if isinstance(values, dict):
+            merged.setdefault(key, {}).update(values)
+        else:
+            merged[key] = values
+    return _build(Config, merged)
+
+
+def _build(cls: type, d: dict[str, Any]) -> Any:
+    """Instantiate nested dataclasses from a dict, refusing unknown keys and restoring tuples."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(d) - set(names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
+    kwargs = {}
+    defaults = cls()
+    for name, value in d.items():
+        default = getattr(defaults, name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value)
+        elif isinstance(default, tuple) and value is not None:
+            kwargs[name] = _as_tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _as_tuple(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_as_tuple(v) for v in value)
+    return value

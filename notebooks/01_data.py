@@ -1,0 +1,106 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The data: Korean petitions and KLUE YNAT
+#
+# What the biLM reads (six months of Blue House petitions, CC0) and what ELMo is measured on
+# (KLUE YNAT topic classification, CC BY-SA 4.0). Every number below is computed from the files
+# in `$ELMO_DATA`, verified against `SHA256SUMS` before use. Run it with
+# `make reproduce PROFILE=tiny` (seconds) or open it in JupyterLab.
+
+# %% tags=["parameters"]
+profile = "cpu"
+
+# %%
+import json
+
+from elmo import data, stats
+from elmo.config import get_config
+from elmo.corpus import load_corpus, settings_of, tokenize_cached
+from elmo.plots import save_figure
+from elmo.runs import run_dir, seed_everything, write_run_info
+from elmo.tokenize import Tokenizer
+
+cfg = get_config(profile)
+seed_everything(cfg.seed)
+out = run_dir(profile)
+write_run_info(out / "01_data", cfg)
+print(cfg.data)
+
+# %% [markdown]
+# ## Petitions
+# The corpus is read whole (its counts are facts of the files); the `tiny` profile then
+# tokenizes only its first petitions. Sentences come from kiwipiepy's splitter, tokens are
+# kiwipiepy morphemes, and the split is by petition (a hash of its id), about 90/5/5.
+
+# %%
+petitions = data.read_petitions()
+corpus = load_corpus(cfg.data)
+summary = {
+    "petitions": len(petitions),
+    "characters": sum(len(p.title) + len(p.content) for p in petitions),
+    "corpus_petitions": corpus.petitions,
+    "sentences": {s: len(corpus.split(s)) for s in ("train", "valid", "test")},
+    "tokens": {s: corpus.n_tokens(s) for s in ("train", "valid", "test")},
+}
+summary
+
+# %%
+lengths = {s: [len(x) for x in corpus.split(s)] for s in ("train", "valid", "test")}
+fig = stats.sentence_length_figure(lengths, cfg.data.max_tokens)
+save_figure(fig, "01_sentence_length", cfg)
+fig
+
+# %%
+train_counts = stats.token_counts(corpus.train)
+fig = stats.zipf_figure(train_counts)
+save_figure(fig, "01_zipf", cfg)
+fig
+
+# %% [markdown]
+# ## OOV rate against vocabulary size
+# A vocabulary of the *n* most frequent train tokens, measured on the held-out petitions and on
+# YNAT dev headlines (news, a different domain) tokenized the same way. The char-CNN reads the
+# spelling of every token, so OOV here costs the softmax, not the input.
+
+# %%
+ynat = {split: data.read_ynat(split) for split in ("train", "dev")}
+dev_tokens = tokenize_cached([h.text for h in ynat["dev"]], settings_of(cfg.data))
+curve = stats.oov_curve(train_counts, {"petitions valid": corpus.valid, "petitions test": corpus.test, "YNAT dev": dev_tokens})
+fig = stats.oov_figure(curve, chosen=cfg.data.max_vocab)
+save_figure(fig, "01_oov", cfg)
+fig
+
+# %%
+coverage = stats.char_coverage(train_counts, Tokenizer(settings_of(cfg.data)).chars)
+fig = stats.char_coverage_figure(coverage, cfg.data.char_unit)
+save_figure(fig, "01_char_coverage", cfg)
+fig
+
+# %% [markdown]
+# ## KLUE YNAT: train and dev are not alike
+# Dev is dominated by 사회 (society); train is closer to balanced. Accuracy would reward
+# predicting 사회, which is why macro-F1 is the metric.
+
+# %%
+labels = {split: stats.label_counts(rows) for split, rows in ynat.items()}
+fig = stats.label_figure(labels["train"], labels["dev"])
+save_figure(fig, "01_ynat_labels", cfg)
+fig
+
+# %%
+summary["ynat"] = {split: {"rows": len(rows), "labels": dict(zip(data.YNAT_LABELS, labels[split]))} for split, rows in ynat.items()}
+summary["oov"] = curve
+summary["chars"] = coverage["n_chars"]
+(out / "data_stats.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))
+print(json.dumps(summary["ynat"], ensure_ascii=False, indent=1))

@@ -1,0 +1,33 @@
+"""Every notebook runs top to bottom on the `tiny` profile, and 01's counts match the data."""
+
+import json
+
+import pytest
+
+from elmo.notebooks import notebook_sources, run_all
+from elmo.runs import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(data_root):
+    return run_all("tiny", progress=False)
+
+
+def test_all_notebooks_execute_on_tiny(tiny_run):
+    assert [p.stem for p in tiny_run] == [p.stem for p in notebook_sources()]
+
+
+def test_01_counts_match_data_readme(tiny_run):
+    stats = json.loads((REPO / "runs/tiny/data_stats.json").read_text())
+    assert stats["petitions"] == 3691
+    assert stats["ynat"]["train"]["rows"] == 45678 and stats["ynat"]["dev"]["rows"] == 9107
+    assert list(stats["ynat"]["train"]["labels"].values()) == [5235, 6118, 5133, 5751, 8320, 7742, 7379]
+    assert list(stats["ynat"]["dev"]["labels"].values()) == [554, 1348, 3701, 1369, 835, 578, 722]
+    assert sum(stats["corpus_petitions"].values()) == 60  # the tiny subset, split by petition
+
+
+def test_figures_of_tiny_stay_out_of_figures_dir(tiny_run):
+    assert (REPO / "runs/tiny/figures/01_zipf.png").exists()
+    assert (REPO / "runs/tiny/figures/01_zipf.json").exists()
