@@ -2,6 +2,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tiny models run faster on one thread, and a shared 2-core machine stays responsive.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,30 @@
+"""A small synthetic corpus with structure a tiny biLM can learn in seconds."""
+
+import random
+
+from elmo.config import get_config
+from elmo.corpus import Corpus
+
+WORDS = ["정부", "국민", "청원", "학교", "교사", "아이", "부모", "법", "안전", "사회"]
+ENDINGS = ["는", "가", "를", "에", "의"]
+
+
+def synthetic_corpus(n_train=96, n_eval=16, seed=0) -> Corpus:
+    rng = random.Random(seed)
+
+    def sent():
+        n = rng.randint(3, 12)
+        return [rng.choice(WORDS) + "" if i % 2 == 0 else rng.choice(ENDINGS) for i in range(n)] + ["."]
+
+    return Corpus(
+        train=[sent() for _ in range(n_train)],
+        valid=[sent() for _ in range(n_eval)],
+        test=[sent() for _ in range(n_eval)],
+        petitions={"train": n_train, "valid": n_eval, "test": n_eval},
+    )
+
+
+def tiny_config(**train):
+    t = {"batch_size": 16, "max_epochs": 2, "max_minutes": None, "precision": "32-true", "optimizer": "adam", "lr": 3e-3}
+    t.update(train)
+    return get_config("tiny", train=t, data={"min_freq": 1, "max_petitions": None})
