@@ -51,12 +51,14 @@ class ModelConfig:
 class TrainConfig:
     """biLM pretraining."""
 
-    batch_size: int = 64
+    batch_size: int = 128  # sentences (~30 tokens each); on 2 cores 128 trains ~15 % faster per token than 64
     optimizer: str = "adagrad"  # the paper: Adagrad, lr 0.2, gradient-norm clip 10
     lr: float = 0.2
     grad_clip: float = 10.0
-    max_epochs: int = 5
-    max_minutes: float | None = 20.0  # wall-clock cap for pretraining (None: no cap)
+    max_epochs: int = 2  # cpu: 2 epochs over 2.47 M tokens, ~15-20 min on 2 idle cores
+    # A wall-clock cap makes the result depend on the machine's load, so it is off by default:
+    # epochs, not minutes, decide what a profile trains (and a seeded run repeats exactly).
+    max_minutes: float | None = None
     patience: int = 2  # early stopping on valid perplexity
     precision: str = "bf16-mixed"  # or "32-true"
     compile: bool = False  # torch.compile the char encoder and softmax head
@@ -112,7 +114,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "adaptive_cutoffs": (200, 800),
             "sampled_negatives": 64,
         },
-        "train": {"batch_size": 32, "max_epochs": 1, "max_minutes": 1.0, "precision": "32-true"},
+        "train": {"batch_size": 32, "max_epochs": 1, "precision": "32-true"},
         "finetune": {
             "token_dim": 16,
             "hidden_dim": 32,

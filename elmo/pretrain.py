@@ -24,6 +24,7 @@ from pytorch_lightning.loggers import CSVLogger, MLFlowLogger
 
 from elmo.bilm import BiLM
 from elmo.config import Config, ModelConfig, TrainConfig
+from elmo.corpus import CACHE_VERSION
 from elmo.lm_data import Batch, PetitionsLM
 from elmo.runs import run_dir, seed_everything, write_run_info
 
@@ -149,7 +150,9 @@ def mlflow_logger(experiment: str, run_name: str, directory: Path) -> MLFlowLogg
     return MLFlowLogger(experiment_name=experiment, tracking_uri=f"sqlite:///{db}", run_name=run_name)
 
 
-def pretrain(cfg: Config, root: Path | None = None, out: Path | None = None, corpus=None, **trainer_overrides) -> Path:
+def pretrain(
+    cfg: Config, root: Path | None = None, out: Path | None = None, corpus=None, force: bool = False, **trainer_overrides
+) -> Path:
     """Train (or resume) the profile's biLM; save and return the artifact directory `out/bilm`.
 
     Checkpoints live in `out/pretrain/checkpoints-<hash of the model/data config>`, so a changed
@@ -157,6 +160,9 @@ def pretrain(cfg: Config, root: Path | None = None, out: Path | None = None, cor
     """
     seed_everything(cfg.seed)
     out = Path(out) if out is not None else run_dir(cfg.profile)
+    if not force and trained_with(out / "bilm", cfg):
+        print(f"reusing the biLM in {out / 'bilm'}, trained with this exact config (force=True retrains)")
+        return out / "bilm"
     dm = PetitionsLM(cfg, root, corpus)
     dm.prepare_data()
     dm.setup()
@@ -173,6 +179,17 @@ def pretrain(cfg: Config, root: Path | None = None, out: Path | None = None, cor
     return finish(cfg, dm, trainer, out / "bilm", seconds)
 
 
+def trained_with(artifact: Path, cfg: Config) -> bool:
+    """Whether `artifact` holds a finished biLM trained with exactly `cfg`."""
+    path = Path(artifact) / "config.json"
+    if not path.exists():
+        return False
+    extra = json.loads(path.read_text()).get("extra", {})
+    saved, now = extra.get("config") or {}, cfg.to_dict()  # finetuning settings do not change a biLM
+    same_corpus = extra.get("corpus_version") == CACHE_VERSION
+    return same_corpus and all(saved.get(k) == now[k] for k in ("seed", "data", "model", "train"))
+
+
 def config_hash(cfg: Config) -> str:
     """What must match to resume: data, model and seed (not epochs or time limits)."""
     key = json.dumps([asdict(cfg.data), asdict(cfg.model), cfg.train.optimizer, cfg.train.lr, cfg.seed], sort_keys=True)
@@ -186,7 +203,8 @@ def finish(cfg: Config, dm: PetitionsLM, trainer: pl.Trainer, artifact: Path, tr
     model = task.model.float().eval()
     results = {split: evaluate(model, dm.loader(split)) for split in ("valid", "test")}
     results.update(train_seconds=train_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step)
-    model.save_pretrained(artifact, dm.encoder, extra={"results": results, "config": cfg.to_dict()})
+    extra = {"results": results, "config": cfg.to_dict(), "corpus_version": CACHE_VERSION}
+    model.save_pretrained(artifact, dm.encoder, extra=extra)
     write_run_info(artifact, cfg, results=results)
     return artifact
 
@@ -194,3 +212,20 @@ def finish(cfg: Config, dm: PetitionsLM, trainer: pl.Trainer, artifact: Path, tr
 def _tuples(d: dict) -> dict:
     """JSON/YAML round trips turn tuples into lists; ModelConfig wants tuples back."""
     return {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from elmo.config import PROFILES, get_config
+
+    ap = argparse.ArgumentParser(description="Pretrain the biLM of a profile (what 02_pretrain runs).")
+    ap.add_argument("--profile", default="cpu", choices=PROFILES)
+    ap.add_argument("--force", action="store_true", help="retrain even if a matching artifact exists")
+    args = ap.parse_args(argv)
+    artifact = pretrain(get_config(args.profile), force=args.force)
+    print(json.dumps(json.loads((artifact / "config.json").read_text())["extra"]["results"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

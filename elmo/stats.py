@@ -67,7 +67,8 @@ def sentence_length_figure(lengths: dict[str, Sequence[int]], max_tokens: int) -
     for name, v in lengths.items():
         ax.hist(v, bins=bins, density=True, histtype="step", linewidth=1.6, label=f"{name} (median {np.median(v):.0f})")
     ax.axvline(max_tokens, color="k", ls=":", lw=1, label=f"window {max_tokens}")
-    ax.set(xlabel="tokens per sentence", ylabel="share of sentences", title="문장 길이 (sentence length)")
+    ax.set(xlabel=f"tokens per sentence (longer ones are split into windows of {max_tokens})",
+           ylabel="share of sentences", title="문장 길이 (sentence length)")  # fmt: skip
     ax.legend(frameon=False)
     return fig
 

@@ -94,7 +94,8 @@ def test_forward_output_layers(encoder):
         assert h.shape == (*mask.shape, 2 * CFG.proj_dim) == (*mask.shape, model.output_dim)
         assert torch.all(h[~mask] == 0)
     x = model.token_encoder(char_ids)
-    assert torch.equal(out.layers[0][mask], torch.cat([x, x], -1)[mask])
+    # allclose, not equal: the encoder runs once per distinct spelling (a different matmul shape).
+    assert torch.allclose(out.layers[0][mask], torch.cat([x, x], -1)[mask], atol=1e-6)
 
 
 def test_forward_lm_is_causal(encoder):
@@ -314,3 +315,15 @@ def test_save_refuses_a_foreign_encoder(encoder, tmp_path):
     other = TextEncoder.build([["하나"]], TokenizerSettings(tokenizer="eojeol"), min_freq=1)
     with pytest.raises(ValueError, match="do not match the model"):
         _trained(encoder).save_pretrained(tmp_path, other)
+
+
+def test_encoding_each_distinct_spelling_once_is_exact():
+    from elmo.config import get_config
+    from elmo.bilm import BiLM
+
+    torch.manual_seed(0)
+    model = BiLM(get_config("tiny").model, 50, 30).eval()
+    chars = torch.randint(0, 30, (3, 7, 16))
+    chars[:, 3] = chars[0, 0]  # repeated spellings, as in real text
+    direct = model.token_encoder(chars)
+    assert torch.allclose(model.encode_tokens(chars), direct, atol=1e-6)

@@ -119,3 +119,10 @@ def test_real_dp_and_ner(data_root):
     assert len(ner) == 5000
     assert all(len(s.words) == len(s.labels) for s in dp + ner)
     assert ner[0].words[0] == "경찰은" and ner[0].labels[0] == "OG"
+
+
+def test_dedupe_keeps_first_of_each_body():
+    from elmo.corpus import dedupe
+
+    ps = [data.Petition(str(i), f"t{i}", body, "c", "b") for i, body in enumerate(["가", "나", "가 ", "다", "나"])]
+    assert [p.idx for p in dedupe(ps)] == ["0", "1", "3"]

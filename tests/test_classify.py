@@ -1,0 +1,297 @@
+"""The YNAT task model, its protocol (holdout selection, whole-set F1) and the baselines, on toy data.
+
+Seven classes, each with its own words, plus shared filler: a model that learns anything beats
+chance (~14 macro-F1) by far. ELMo layers come from a fake LayerCache with the embedder's
+interface, so these tests need neither the biLM nor the real data.
+"""
+
+import csv
+import random
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from elmo.baselines import majority_class, morpheme_ngrams, tfidf_logreg
+from elmo.classify import (
+    MAX_TOKENS,
+    MONITOR,
+    TaskVocab,
+    TopicClassifier,
+    YnatData,
+    build_model,
+    fit_model,
+    holdout_split,
+    predict,
+    resolve_variant,
+    summarize,
+    train_and_evaluate,
+)
+from elmo.config import get_config
+from elmo.data import YNAT_LABELS, Headline
+from elmo.metrics import scores
+from elmo.modules import ScalarMix
+from elmo.runs import seed_everything
+from elmo.tokenize import TokenizerSettings
+
+FILLER = ["오늘", "발표", "관련", "전망", "속보", "종합"]
+ELMO_ON = {"elmo": True}
+
+
+def toy_headlines(n_per_class: int, seed: int) -> list[Headline]:
+    """Headlines of 2 class words (of 4 per class) and 1-3 filler words, shuffled."""
+    rng = random.Random(seed)
+    rows = []
+    for c in range(len(YNAT_LABELS)):
+        for _ in range(n_per_class):
+            words = rng.sample([f"c{c}w{i}" for i in range(4)], 2) + rng.sample(FILLER, rng.randint(1, 3))
+            rng.shuffle(words)
+            rows.append(Headline(" ".join(words), c))
+    rng.shuffle(rows)
+    return rows
+
+
+class FakeLayerCache:
+    """The embedder's LayerCache interface: a fixed random (L+1, D) vector per token string."""
+
+    def __init__(self, tokens, n_layers=3, dim=8, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.table = {t: torch.randn(n_layers, dim, generator=g) for t in sorted({t for s in tokens for t in s})}
+        self.tokens, self.n_layers, self.dim = tokens, n_layers, dim
+        self.requested: list[int] = []
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def layers(self, token_lists):
+        """The `Elmo`-like call of `predict`: (L+1, B, T, D), mask (B, T)."""
+        t = max(1, max(len(s) for s in token_lists))
+        out = torch.zeros(self.n_layers, len(token_lists), t, self.dim)
+        mask = torch.zeros(len(token_lists), t, dtype=torch.bool)
+        for b, s in enumerate(token_lists):
+            for k, tok in enumerate(s):
+                out[:, b, k] = self.table.get(tok, torch.zeros(self.n_layers, self.dim))
+                mask[b, k] = True
+        return out, mask
+
+    def batch(self, indices):
+        self.requested.extend(indices)
+        return self.layers([self.tokens[i] for i in indices])
+
+
+def tiny_cfg(**finetune):
+    f = {"max_epochs": 4, "batch_size": 32, "patience": 2, "token_dim": 16, "hidden_dim": 16, "lr": 1e-2, "dropout": 0.2}
+    f.update(finetune)
+    return get_config("tiny", finetune=f, data={"tokenizer": "eojeol"})
+
+
+def make_data(n_per_class=40, n_dev_per_class=10, cache=True) -> YnatData:
+    train, dev = toy_headlines(n_per_class, 0), toy_headlines(n_dev_per_class, 1)
+    tokens = [h.text.split() for h in train + dev]
+    data = YnatData.build(train, dev, tokens, tokenizer=TokenizerSettings(tokenizer="eojeol"))
+    return data.with_cache(FakeLayerCache(data.tokens)) if cache else data
+
+
+QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """A no-ELMo model trained on the toy data, reloaded from its best checkpoint."""
+    model, trainer, run, _ = fit_model(tiny_cfg(), data, 0, {}, tmp_path_factory.mktemp("plain"), logger=False)
+    return model
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_scores_are_over_the_whole_set_not_a_mean_of_batches():
+    y_true = [0, 0, 1, 1, 2, 2, 0, 1]
+    y_pred = [0, 1, 1, 1, 2, 0, 0, 2]
+    whole = 100 * f1_score(y_true, y_pred, labels=range(7), average="macro", zero_division=0)
+    batches = [slice(i, i + 2) for i in range(0, 8, 2)]
+    per_batch = np.mean([100 * f1_score(y_true[b], y_pred[b], labels=range(7), average="macro", zero_division=0) for b in batches])
+    assert abs(per_batch - whole) > 1  # the seed's fault 5 gives another number
+    s = scores(y_true, y_pred)
+    assert s["macro_f1"] == pytest.approx(whole)
+    assert s["accuracy"] == pytest.approx(62.5)
+    assert list(s["per_class_f1"]) == list(YNAT_LABELS)
+    assert np.array(s["confusion"]).shape == (7, 7) and np.array(s["confusion"]).sum() == 8
+
+
+def test_summarize_mean_and_sample_std():
+    s = summarize([{"macro_f1": 80.0}, {"macro_f1": 82.0}, {"macro_f1": 84.0}])
+    assert s["mean"] == pytest.approx(82.0) and s["std"] == pytest.approx(2.0) and s["n"] == 3
+    assert summarize([{"macro_f1": 70.0}])["std"] == 0.0
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_holdout_is_stratified_fixed_across_seeds_and_disjoint():
+    labels = [c for c in range(7) for _ in range(20 + 10 * c)]
+    random.Random(3).shuffle(labels)
+    seed_everything(1)
+    fit, held = holdout_split(labels, 0.1)
+    seed_everything(2)
+    assert holdout_split(labels, 0.1) == (fit, held)  # the model seed does not move it
+    assert not set(fit) & set(held) and sorted(fit + held) == list(range(len(labels)))
+    per_class = np.bincount([labels[i] for i in held], minlength=7)
+    assert per_class.tolist() == [round(0.1 * (20 + 10 * c)) for c in range(7)]
+
+
+def test_data_splits_and_vocab(data):
+    n_train = 7 * 40
+    assert set(data.fit) | set(data.holdout) == set(range(n_train))
+    assert data.dev == list(range(n_train, n_train + 70))
+    assert data.vocab.itos[:2] == ["<pad>", "<unk>"] and isinstance(data.vocab, TaskVocab)
+    vocab = TaskVocab.from_tokens([["a", "a", "b"], ["c", "a", "c"]], min_freq=2)
+    assert vocab.itos == ["<pad>", "<unk>", "a", "c"] and vocab["b"] == 1
+
+
+def test_load_real_ynat_tiny_subset(data_root, tmp_path):
+    data = YnatData.load(get_config("tiny"), data_root, cache_dir=tmp_path)
+    assert len(data.fit) + len(data.holdout) == 600 and len(data.dev) == 300
+    assert len(data.holdout) == pytest.approx(60, abs=4) and all(0 <= y < 7 for y in data.labels)
+    assert all(data.tokens[i] for i in data.dev[:50])  # titles tokenize to something
+
+
+def test_batch_aligns_layers_and_guards_length(data):
+    batch = data.batch([0, 5, data.dev[0]])
+    b, t = batch.token_ids.shape
+    assert batch.layers.shape == (3, b, t, 8) and batch.mask.sum(1).tolist() == [len(data.tokens[i]) for i in (0, 5, data.dev[0])]
+    long = YnatData.build(toy_headlines(10, 0), toy_headlines(1, 1), [["x"] * 300] + [["y"]] * 76)
+    assert long.batch([0, 1]).token_ids.shape == (2, MAX_TOKENS)
+    shifted = data.with_cache(FakeLayerCache(data.tokens[1:] + data.tokens[:1]))
+    with pytest.raises(ValueError, match="cached ELMo positions"):
+        shifted.batch(list(range(8)))
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def test_no_elmo_model_has_no_scalar_mix(data):
+    model = build_model(tiny_cfg(), data, resolve_variant({}))
+    assert not any(isinstance(m, ScalarMix) for m in model.modules())
+    assert model.mix_penalty().item() == 0.0
+
+
+def test_mix_options(data):
+    single = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "weights": 1, "gamma": "fixed"}))
+    assert single.mix_in.weights.tolist() == [0.0, 1.0, 0.0]
+    layers = torch.randn(3, 2, 4, 8)
+    assert torch.equal(single.mix_in(layers), layers[1])
+    assert not any(p.requires_grad for p in single.mix_in.parameters())
+    uniform = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "weights": "uniform"}))
+    assert uniform.mix_in.weights.tolist() == pytest.approx([1 / 3] * 3) and uniform.mix_in.gamma.requires_grad
+    both = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "placement": "input_output"}))
+    assert both.mix_out is not None and both.mix_out is not both.mix_in
+    assert both.output.in_features == 2 * 16 + 8
+    batch = data.batch([0, 1, 2])
+    assert both(batch.token_ids, batch.mask, batch.layers).shape == (3, 7)
+    with pytest.raises(ValueError, match="unknown variant"):
+        resolve_variant({"elmo": True, "weigths": 1})
+
+
+def test_l2_penalty_enters_the_loss(data):
+    torch.manual_seed(0)
+    a = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "l2_coef": 0.0}))
+    b = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "l2_coef": 10.0}))
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        for m in (a, b):
+            m.mix_in.scalar_parameters.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    a.eval(), b.eval()
+    batch = data.batch(list(range(16)))
+    diff = b.loss(batch)[0] - a.loss(batch)[0]
+    assert diff.item() == pytest.approx(10.0 * (0.25 + 1.0 + 4.0), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_trains_beats_chance_and_reports(data, tmp_path):
+    result = train_and_evaluate(tiny_cfg(), data, 0, {}, tmp_path, logger=False)
+    assert result["macro_f1"] > 60 and result["holdout_macro_f1"] > 60  # chance is ~14
+    assert result["mix_weights"] is None and result["gamma"] is None
+    assert 1 <= result["epochs"] <= 4 and result["seconds"] > 0
+    assert len(result["confusion"]) == 7 and sum(map(sum, result["confusion"])) == len(data.dev)
+    assert (tmp_path / "ynat" / "no-elmo" / "seed0" / "run.json").exists()
+
+
+def test_same_seed_repeats_exactly(data, tmp_path):
+    runs = [fit_model(tiny_cfg(max_epochs=1), data, 3, ELMO_ON, tmp_path / str(k), logger=False)[0] for k in range(2)]
+    a, b = (r.state_dict() for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dev_is_never_used_for_selection(data, tmp_path, monkeypatch):
+    cache = FakeLayerCache(data.tokens)
+    d = data.with_cache(cache)
+    seen = []
+    original = d.batch
+    monkeypatch.setattr(d, "batch", lambda idx, layers=True: seen.extend(idx) or original(idx, layers))
+    model, trainer, _, _ = fit_model(tiny_cfg(max_epochs=2), d, 0, ELMO_ON, tmp_path, logger=False, **QUIET)
+    assert seen and not set(seen) & set(d.dev) and not set(cache.requested) & set(d.dev)
+    assert set(seen) == set(d.fit) | set(d.holdout)
+    assert trainer.checkpoint_callback.monitor == MONITOR == "holdout_macro_f1"
+    assert trainer.early_stopping_callback.monitor == MONITOR
+    assert model.vocab_itos == d.vocab.itos  # reloaded from the best checkpoint
+
+
+def test_elmo_run_logs_to_csv_and_mlflow(data, tmp_path):
+    result = train_and_evaluate(tiny_cfg(max_epochs=2), data, 1, ELMO_ON, tmp_path)
+    assert sum(result["mix_weights"]) == pytest.approx(1.0) and len(result["mix_weights"]) == 3
+    assert isinstance(result["gamma"], float)
+    assert (tmp_path / "mlflow.db").exists()
+    (metrics,) = (tmp_path / "ynat" / "elmo-learned-learned-input" / "seed1" / "logs").glob("version_*/metrics.csv")
+    rows = list(csv.DictReader(open(metrics)))
+    assert MONITOR in rows[0] and "train_loss" in rows[0] and "dev_macro_f1" in rows[0]
+    f1s = [float(r[MONITOR]) for r in rows if r.get(MONITOR)]
+    assert len(f1s) == result["epochs"] and max(f1s) == pytest.approx(result["holdout_macro_f1"])
+
+
+# ----------------------------------------------------------------------------- inference
+
+
+ODD = ["", "   ", "😀😀", "뷁쒥 ∰ ☃", "c0w1 c0w2 오늘"]
+
+
+def test_predict_handles_odd_text_and_rejects_non_str(trained):
+    labels = predict(trained, ODD)
+    assert len(labels) == len(ODD) and all(label in YNAT_LABELS for label in labels)
+    assert labels[-1] == YNAT_LABELS[0]
+    with pytest.raises(TypeError, match="item 1 is NoneType"):
+        predict(trained, ["좋은 뉴스", None])
+    with pytest.raises(TypeError, match="list of str"):
+        predict(trained, "a single string")
+
+
+def test_predict_with_elmo_and_default_morpheme_tokenizer(data):
+    model = build_model(tiny_cfg(), data, resolve_variant(ELMO_ON))
+    model.hparams.tokenizer = {"tokenizer": "morpheme", "char_unit": "syllable", "max_chars": 16}
+    labels = predict(model, ODD, elmo=data.cache)
+    assert len(labels) == len(ODD) and all(label in YNAT_LABELS for label in labels)
+    with pytest.raises(ValueError, match="uses ELMo"):
+        predict(model, ODD)
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def test_tfidf_logreg_and_majority_class():
+    train, dev = toy_headlines(20, 0), toy_headlines(5, 1)
+    tok = lambda rows: [h.text.split() for h in rows]  # noqa: E731
+    text = lambda rows: [h.text for h in rows]  # noqa: E731
+    preds, details = tfidf_logreg(text(train), tok(train), [h.label for h in train], text(dev), tok(dev), return_details=True)
+    assert scores([h.label for h in dev], preds)["macro_f1"] > 90
+    assert details["C"] in details["holdout_macro_f1"]
+    assert morpheme_ngrams(["a", "b", "c"]) == ["a", "b", "c", "a b", "b c"]
+    assert majority_class([2, 1, 2, 0], 3).tolist() == [2, 2, 2]
+    assert majority_class([1, 0], 2).tolist() == [0, 0]
