@@ -1,6 +1,7 @@
 """Speed of a biLM training step on this machine, against this machine's own matmul peak.
 
     python -m elmo.bench --profile cpu [--precision bf16-mixed] [--softmax adaptive] [--compile]
+    python -m elmo.bench --profile cpu --compare-softmax 150   # quality per second of each head
 
 Prints tokens/s of a full training step (forward, backward, clipping, optimizer), the FLOPs of
 that step as counted by `torch.utils.flop_counter`, the achieved GFLOP/s, the matmul peak
@@ -14,6 +15,7 @@ import argparse
 import json
 import time
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -160,7 +162,12 @@ def main(argv=None) -> None:
     ap.add_argument("--length", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
+    ap.add_argument("--compare-softmax", type=float, metavar="SECONDS",
+                    help="instead: train with each softmax head for SECONDS and compare valid perplexity")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.compare_softmax:
+        print(json.dumps(compare_softmax(args.profile, args.compare_softmax), indent=1))
+        return
     r = bench(args.profile, args.precision, args.softmax, args.compile, args.batch, args.length, args.repeats)
     if args.json:
         print(json.dumps(r))
@@ -179,3 +186,24 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def compare_softmax(profile: str = "cpu", seconds: float = 150.0, heads=("adaptive", "full", "sampled")) -> dict:
+    """Quality per second: train the profile's biLM with each head for the same wall time.
+
+    Each head trains from the same seed for `seconds` on the petitions and is scored by exact
+    held-out perplexity on the valid petitions (every head evaluates with the full softmax).
+    """
+    import tempfile
+
+    from elmo.pretrain import pretrain
+
+    out = {}
+    for head in heads:
+        cfg = get_config(profile, model={"softmax": head}, train={"max_minutes": seconds / 60, "max_epochs": 100})
+        with tempfile.TemporaryDirectory() as tmp:
+            artifact = pretrain(cfg, out=Path(tmp), force=True, enable_progress_bar=False, logger=False)
+            results = json.loads((artifact / "config.json").read_text())["extra"]["results"]
+        out[head] = {"valid_ppl": results["valid"]["ppl"], "steps": results["global_step"], "train_seconds": results["train_seconds"]}
+        print(f"{head:9s} {out[head]['steps']:5d} steps in {seconds:.0f} s -> valid perplexity {out[head]['valid_ppl']:.1f}", flush=True)
+    return out

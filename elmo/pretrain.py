@@ -191,8 +191,9 @@ def trained_with(artifact: Path, cfg: Config) -> bool:
 
 
 def config_hash(cfg: Config) -> str:
-    """What must match to resume: data, model and seed (not epochs or time limits)."""
-    key = json.dumps([asdict(cfg.data), asdict(cfg.model), cfg.train.optimizer, cfg.train.lr, cfg.seed], sort_keys=True)
+    """What must match to resume: corpus, data, model and seed (not epochs or time limits)."""
+    key = [CACHE_VERSION, asdict(cfg.data), asdict(cfg.model), cfg.train.optimizer, cfg.train.lr, cfg.seed]
+    key = json.dumps(key, sort_keys=True)
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
