@@ -2,8 +2,28 @@
 
 import random
 
-from elmo.config import get_config
+import dataclasses
+
+from elmo.config import ModelConfig, get_config
 from elmo.corpus import Corpus
+
+# A toy vocabulary of syllables, for biLM/ELMo tests that need a handful of real sentences.
+TOY_SENTENCES = [
+    ["가", "나", "다", "라"],
+    ["나", "다", "마", "바", "사"],
+    ["다", "가", "아"],
+    ["자", "차", "카", "타", "파", "하"],
+    ["가나", "다라", "마바사"],
+]
+
+
+def toy_model_config(**overrides) -> ModelConfig:
+    """A biLM small enough for unit tests; dropout is nonzero so eval-mode checks mean something."""
+    base = ModelConfig(
+        char_dim=8, filters=((1, 8), (2, 8), (3, 8)), highway_layers=1, proj_dim=16, lstm_dim=32,
+        lstm_layers=2, dropout=0.3, softmax="full", adaptive_cutoffs=(8,), sampled_negatives=8,
+    )  # fmt: skip
+    return dataclasses.replace(base, **overrides)
 
 WORDS = ["정부", "국민", "청원", "학교", "교사", "아이", "부모", "법", "안전", "사회"]
 ENDINGS = ["는", "가", "를", "에", "의"]

@@ -7,37 +7,12 @@ import pytest
 import torch
 
 from elmo.bilm import BiLM, reverse_padded
-from elmo.config import ModelConfig
 from elmo.tokenize import PAD_ID, TextEncoder, TokenizerSettings
 
-SENTENCES = [
-    ["가", "나", "다", "라"],
-    ["나", "다", "마", "바", "사"],
-    ["다", "가", "아"],
-    ["자", "차", "카", "타", "파", "하"],
-    ["가나", "다라", "마바사"],
-]
-CFG = ModelConfig(
-    char_dim=8,
-    filters=((1, 8), (2, 8), (3, 8)),
-    highway_layers=1,
-    proj_dim=16,
-    lstm_dim=32,
-    lstm_layers=2,
-    dropout=0.3,  # nonzero, so the eval-mode tests also check that eval turns it off
-    softmax="full",
-    adaptive_cutoffs=(8,),
-    sampled_negatives=8,
-)
+from lm_fixtures import TOY_SENTENCES, toy_model_config
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models are overhead-bound; two threads on a loaded 2-core machine run 7-14x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+SENTENCES = TOY_SENTENCES
+CFG = toy_model_config()  # dropout 0.3: eval-mode and frozen-biLM tests see it
 
 
 @pytest.fixture(scope="module")

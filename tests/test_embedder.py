@@ -10,29 +10,13 @@ from torch import nn
 
 import elmo.embedder as embedder
 from elmo.bilm import BiLM
-from elmo.config import ModelConfig
 from elmo.embedder import Elmo, LayerCache, cache_key
 from elmo.tokenize import UNK_ID, TextEncoder, TokenizerSettings
 
-SENTENCES = [
-    ["가", "나", "다", "라"],
-    ["나", "다", "마", "바", "사"],
-    ["다", "가", "아"],
-    ["자", "차", "카", "타", "파", "하"],
-    ["가나", "다라", "마바사"],
-]
-CFG = ModelConfig(
-    char_dim=8,
-    filters=((1, 8), (2, 8), (3, 8)),
-    highway_layers=1,
-    proj_dim=8,
-    lstm_dim=16,
-    lstm_layers=2,
-    dropout=0.3,  # nonzero, so a frozen biLM left in train mode would show up as noise
-    softmax="full",
-    adaptive_cutoffs=(8,),
-    sampled_negatives=8,
-)
+from lm_fixtures import TOY_SENTENCES, toy_model_config
+
+SENTENCES = TOY_SENTENCES
+CFG = toy_model_config(proj_dim=8, lstm_dim=16)  # dropout 0.3: eval-mode and frozen-biLM tests see it
 P = CFG.proj_dim
 D = 2 * P
 

@@ -1,0 +1,114 @@
+"""Collect what the notebooks measured into `results.json` and the README's results tables.
+
+    python -m elmo.results --profile cpu [--readme]
+
+Reads `runs/<profile>/{data_stats,pretrain_results,finetune_results}.json` (written by the
+notebooks), writes `runs/<profile>/results.json` (and `results.json` at the repo root for the
+committed `cpu` profile), and with `--readme` rewrites the block between the
+`<!-- results:begin -->` and `<!-- results:end -->` markers of README.md. Every number in that
+block therefore comes from a run that `make reproduce` repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from elmo.plots import COMMITTED_PROFILE
+from elmo.runs import REPO, git_revision
+
+SOURCES = {"data": "data_stats.json", "pretrain": "pretrain_results.json", "finetune": "finetune_results.json"}
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def collect(profile: str) -> dict:
+    """Everything the notebooks of `profile` wrote, in one dict (missing parts are skipped)."""
+    root = REPO / "runs" / profile
+    out: dict = {"profile": profile, "git": git_revision()}
+    for key, name in SOURCES.items():
+        path = root / name
+        if path.exists():
+            out[key] = json.loads(path.read_text())
+    return out
+
+
+def write(results: dict) -> list[Path]:
+    paths = [REPO / "runs" / results["profile"] / "results.json"]
+    if results["profile"] == COMMITTED_PROFILE:
+        paths.append(REPO / "results.json")
+    for p in paths:
+        p.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=float))
+    return paths
+
+
+def pretrain_markdown(p: dict) -> str:
+    rows = ["| model | split | forward ppl | backward ppl |", "|---|---|---:|---:|"]
+    for split in ("valid", "test"):
+        b, n = p["biLM"][split], p["ngram3"][split]
+        rows.append(f"| biLM (this repo) | {split} | {b['forward_ppl']:.1f} | {b['backward_ppl']:.1f} |")
+        rows.append(f"| Kneser–Ney 3-gram, same tokens | {split} | {n['forward_ppl']:.1f} | {n['backward_ppl']:.1f} |")
+    minutes = p["biLM"]["train_seconds"] / 60
+    rows.append("")
+    rows.append(f"biLM: {p['parameters'] / 1e6:.1f} M parameters, vocabulary {p['vocab']:,}, "
+                f"{p['biLM']['epochs']} epochs ({p['biLM']['global_step']:,} steps) in {minutes:.0f} min. "
+                "Seed's reported train loss 0.343 (perplexity 1.4) came from a leaking LM and is not comparable.")  # fmt: skip
+    return "\n".join(rows)
+
+
+def finetune_markdown(f: dict) -> str:
+    rows = ["| model | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
+    for name, entry in f.items():
+        if name.startswith("_"):
+            continue
+        t = entry["table"]
+        pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
+        pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
+        rows.append(f"| {name} | {t['runs']} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |")
+    rows += [
+        "| *seed implementation (reported, not reproduced; filtered dev, mean of batch F1s)* | 1 | *76.4* | *79* |",
+        "| *KLUE paper: mBERT / KLUE-BERT-base* | – | *81.55 / 85.73* | – |",
+    ]
+    return "\n".join(rows)
+
+
+def markdown(results: dict) -> str:
+    parts = [f"Profile `{results['profile']}`, commit `{(results['git']['commit'] or 'unknown')[:10]}`."]
+    if "pretrain" in results:
+        parts += ["", "**biLM perplexity** on held-out petitions (per token, pads excluded; "
+                  "[figure](figures/02_perplexity.png), [curves](figures/02_learning_curves.png)):", "",
+                  pretrain_markdown(results["pretrain"])]  # fmt: skip
+    if "finetune" in results:
+        parts += ["", "**KLUE YNAT** (full official dev set, 9,107 headlines; selection on a 10 % holdout "
+                  "of train; mean ± std over seeds; [figure](figures/03_results.png), "
+                  "[confusions](figures/03_confusion.png)):", "", finetune_markdown(results["finetune"])]  # fmt: skip
+    return "\n".join(parts)
+
+
+def update_readme(block: str, path: Path = REPO / "README.md") -> None:
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"README.md has no {BEGIN} ... {END} block to fill")
+    new = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: f"{BEGIN}\n{block}\n{END}", text, flags=re.S)
+    path.write_text(new)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default=COMMITTED_PROFILE)
+    ap.add_argument("--readme", action="store_true", help="rewrite the results block of README.md")
+    args = ap.parse_args(argv)
+    results = collect(args.profile)
+    for p in write(results):
+        print(f"wrote {p.relative_to(REPO)}")
+    block = markdown(results)
+    if args.readme:
+        update_readme(block)
+        print("updated README.md")
+    else:
+        print(block)
+
+
+if __name__ == "__main__":
+    main()
