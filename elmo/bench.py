@@ -1,7 +1,7 @@
 """Speed of a biLM training step on this machine, against this machine's own matmul peak.
 
     python -m elmo.bench --profile cpu [--precision bf16-mixed] [--softmax adaptive] [--compile]
-    python -m elmo.bench --profile cpu --compare-softmax 150   # quality per second of each head
+    python -m elmo.bench --profile cpu --compare softmax --seconds 150   # quality per second
 
 Prints tokens/s of a full training step (forward, backward, clipping, optimizer), the FLOPs of
 that step as counted by `torch.utils.flop_counter`, the achieved GFLOP/s, the matmul peak
@@ -162,11 +162,13 @@ def main(argv=None) -> None:
     ap.add_argument("--length", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
-    ap.add_argument("--compare-softmax", type=float, metavar="SECONDS",
-                    help="instead: train with each softmax head for SECONDS and compare valid perplexity")  # fmt: skip
+    ap.add_argument("--compare", choices=("softmax", "optimizer"),
+                    help="instead: train each softmax head / optimizer for --seconds, compare valid perplexity")  # fmt: skip
+    ap.add_argument("--seconds", type=float, default=150.0)
     args = ap.parse_args(argv)
-    if args.compare_softmax:
-        print(json.dumps(compare_softmax(args.profile, args.compare_softmax), indent=1))
+    if args.compare:
+        variants = SOFTMAX_VARIANTS if args.compare == "softmax" else OPTIMIZER_VARIANTS
+        print(json.dumps(compare_training(args.profile, args.seconds, variants), indent=1))
         return
     r = bench(args.profile, args.precision, args.softmax, args.compile, args.batch, args.length, args.repeats)
     if args.json:
@@ -184,26 +186,37 @@ def main(argv=None) -> None:
         print(f"    {k:10s} {v * 1e3:8.1f} ms  {v / total:6.1%}")
 
 
-if __name__ == "__main__":
-    main()
 
+def compare_training(profile: str, seconds: float, variants: dict[str, dict]) -> dict:
+    """Quality per second: train the profile's biLM under each variant for the same wall time.
 
-def compare_softmax(profile: str = "cpu", seconds: float = 150.0, heads=("adaptive", "full", "sampled")) -> dict:
-    """Quality per second: train the profile's biLM with each head for the same wall time.
-
-    Each head trains from the same seed for `seconds` on the petitions and is scored by exact
-    held-out perplexity on the valid petitions (every head evaluates with the full softmax).
+    `variants` maps a name to config overrides, e.g. {"full": {"model": {"softmax": "full"}}}.
+    Each variant trains from the same seed for `seconds` on the petitions and is scored by exact
+    held-out perplexity on the valid petitions (every softmax head evaluates exactly).
     """
     import tempfile
 
     from elmo.pretrain import pretrain
 
     out = {}
-    for head in heads:
-        cfg = get_config(profile, model={"softmax": head}, train={"max_minutes": seconds / 60, "max_epochs": 100})
+    for name, overrides in variants.items():
+        sections = {k: dict(v) for k, v in overrides.items()}
+        sections.setdefault("train", {}).update(max_minutes=seconds / 60, max_epochs=100)
+        cfg = get_config(profile, **sections)
         with tempfile.TemporaryDirectory() as tmp:
             artifact = pretrain(cfg, out=Path(tmp), force=True, enable_progress_bar=False, logger=False)
             results = json.loads((artifact / "config.json").read_text())["extra"]["results"]
-        out[head] = {"valid_ppl": results["valid"]["ppl"], "steps": results["global_step"], "train_seconds": results["train_seconds"]}
-        print(f"{head:9s} {out[head]['steps']:5d} steps in {seconds:.0f} s -> valid perplexity {out[head]['valid_ppl']:.1f}", flush=True)
+        out[name] = {"valid_ppl": results["valid"]["ppl"], "steps": results["global_step"]}
+        print(f"{name:24s} {out[name]['steps']:5d} steps in {seconds:.0f} s -> valid perplexity {out[name]['valid_ppl']:.1f}", flush=True)
     return out
+
+
+SOFTMAX_VARIANTS = {head: {"model": {"softmax": head}} for head in ("adaptive", "full", "sampled")}
+OPTIMIZER_VARIANTS = {
+    "adagrad lr 0.2 (paper)": {"train": {"optimizer": "adagrad", "lr": 0.2}},
+    "adam lr 2e-3": {"train": {"optimizer": "adam", "lr": 2e-3}},
+}
+
+
+if __name__ == "__main__":
+    main()

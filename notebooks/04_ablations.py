@@ -1,0 +1,138 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Ablations: γ, layer weights, λ, placement, data size, domain adaptation
+#
+# Each variant changes one thing of the main ELMo model of `03_finetune` (learned softmax
+# weights s_j, learned γ, λ = 0.001 on the raw weights, ELMo at the task biLSTM's input):
+# γ fixed at 1; the uniform average, the last layer only, or each single layer (0 = the
+# char-CNN, 1, 2 = last); λ = 1; ELMo at the input and the output.
+#
+# **Protocol** (as in 03): epochs selected on the fixed, stratified 10 % holdout of YNAT train;
+# macro-F1 ×100 and accuracy over the full dev set, scored once per run; every variant over the
+# profile's seeds (mean ± std). The biLM is frozen and its layers come from the cache that 03
+# built, so only the small task models train here.
+
+# %% tags=["parameters"]
+profile = "cpu"
+
+# %%
+import json
+import time
+
+from elmo import ablation
+from elmo.classify import YnatData
+from elmo.config import get_config
+from elmo.embedder import LayerCache
+from elmo.plots import save_figure
+from elmo.pretrain import pretrain
+from elmo.runs import run_dir, seed_everything
+
+t_start = time.perf_counter()
+cfg = get_config(profile)
+seed_everything(cfg.seed)
+out = run_dir(profile)
+seeds = cfg.finetune.seeds
+print(f"seeds {seeds}; {cfg.finetune}")
+
+# %%
+artifact = pretrain(cfg)  # the biLM of 02_pretrain (reused, not retrained)
+data = YnatData.load(cfg)
+cache = LayerCache.build(artifact, data.tokens, cache_root=run_dir(profile, "cache"))  # 03's cache: same key
+data = data.with_cache(cache)
+print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,} dev headlines")
+
+# %% [markdown]
+# ## The grid
+# Nine variants (`elmo.ablation.GRID`), each over every seed. Run folders are `ynat/abl-*`.
+
+# %%
+results = ablation.run_grid(cfg, data, ablation.GRID, seeds)
+table = ablation.ablation_table(results)
+print(f"grid: {len(results)} variants x {len(seeds)} seeds in {ablation.grid_seconds(results) / 60:.1f} min")
+table
+
+# %%
+fig = ablation.ablation_figure(table, title=f"YNAT dev macro-F1: ablations ({profile} profile)")
+save_figure(fig, "04_ablations", cfg)
+fig
+
+# %% [markdown]
+# ## Paired comparisons across seeds
+# Both variants of a pair ran with the same seeds (same initialisation stream, same batch order),
+# so differences are taken seed by seed: mean ± std of the differences and a paired t-test
+# (`scipy.stats.ttest_rel`). With n = 3 seeds the test has 2 degrees of freedom: only a large,
+# consistent difference gets a small p, and a large p is no evidence that two variants are equal.
+
+# %%
+ablation.paired_table(results)
+
+# %% [markdown]
+# ## The learned layer weights
+# The softmax-normalised s_j of every variant that learns them, per seed (the paper's Figure 2,
+# for YNAT); the row label gives γ. λ = 1 pulls the raw weights towards 0, i.e. s_j towards uniform.
+
+# %%
+learned = ablation.learned_weights(results)  # variants whose s_j are learned, not fixed by design
+fig = ablation.weights_heatmap_figure(learned, title=f"Learned layer weights s_j, YNAT ({profile})")
+save_figure(fig, "04_layer_weights", cfg)
+fig
+
+# %% [markdown]
+# ## Sample efficiency
+# Macro-F1 against the fraction of the *fit* rows used (stratified, fixed seed, nested; holdout
+# and dev unchanged; the task vocabulary stays the one of the full fit set — see
+# `ablation.subsample_fit`). The 100 % points are the grid's runs.
+
+# %%
+efficiency = ablation.sample_efficiency(cfg, data, (0.01, 0.1, 1.0), seeds, full=results)
+ablation.efficiency_table(efficiency)
+
+# %%
+fig = ablation.sample_efficiency_figure(efficiency, title=f"YNAT dev macro-F1 vs training data ({profile})")
+save_figure(fig, "04_sample_efficiency", cfg)
+fig
+
+# %% [markdown]
+# ## Domain adaptation
+# The biLM continues its LM training for one epoch on YNAT *train* titles (text only; dev is
+# never read), with its own vocabulary; 5 % of the titles are held out for perplexity. Then its
+# layers are cached again and the main configuration reruns over the same seeds.
+
+# %%
+titles = [data.tokens[i] for i in sorted(data.fit + data.holdout)]
+adapted = ablation.adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=1)
+info = ablation.adaptation_summary(adapted)
+adapted_data = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(profile, "cache")))
+main_adapted = {"main, adapted biLM": {**ablation.GRID[ablation.MAIN], "name": "abl-main-adapted"}}
+adapted_runs = ablation.run_grid(cfg, adapted_data, main_adapted, seeds)["main, adapted biLM"]
+ablation.adaptation_table(results[ablation.MAIN], adapted_runs, info)
+
+# %%
+change = ablation.paired(adapted_runs, results[ablation.MAIN])
+print(f"adapted − original, dev macro-F1 per seed: {[round(d, 2) for d in change['diffs']]}")
+print(f"mean {change['mean']:+.2f} ± {change['std']:.2f}; paired t p = {change['p']:.3f}, n = {change['n']}")
+
+# %%
+total = time.perf_counter() - t_start
+print(f"measured wall time of this notebook: {total / 60:.1f} min ({profile} profile, {len(seeds)} seed(s))")
+summary = {
+    "table": table.to_dict(orient="index"),
+    "runs": results,
+    "paired": {label: ablation.paired(results[a], results[b]) for label, (a, b) in ablation.PAIRS.items()},
+    "sample_efficiency": efficiency.to_dict(orient="records"),
+    "adaptation": {"info": info, "runs": adapted_runs, "change": change},
+    "seconds": {"grid": ablation.grid_seconds(results), "total": total},
+}
+(out / "ablation_results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float))
+table
