@@ -73,7 +73,15 @@ class BiLMTask(pl.LightningModule):
             # Identical on every rank after the gather; sync_dist only silences Lightning's warning.
             self.log(f"valid_{k}", v, prog_bar=(k == "ppl"), sync_dist=self.trainer.world_size > 1)
 
+    def on_fit_start(self) -> None:
+        self._fit_start = time.perf_counter()
+
+    def train_seconds(self) -> float:
+        """Wall time spent in `fit`, summed over every (re)start of this run."""
+        return getattr(self, "_seconds_before", 0.0) + time.perf_counter() - getattr(self, "_fit_start", time.perf_counter())
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["train_seconds"] = self.train_seconds()
         # Lightning restores weights, optimizer and loop state; the RNGs (dropout masks) are ours
         # to keep, so that a resumed run repeats an uninterrupted one exactly. Tensors and plain
         # tuples only: checkpoints load with weights_only=True.
@@ -85,6 +93,7 @@ class BiLMTask(pl.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._seconds_before = float(checkpoint.get("train_seconds", 0.0))
         if "rng" in checkpoint:
             rng = checkpoint["rng"]
             torch.set_rng_state(rng["torch"])
@@ -171,12 +180,10 @@ def pretrain(
     write_run_info(ckpt_dir, cfg)
     trainer = make_trainer(cfg, out / "pretrain", ckpt_dir, **trainer_overrides)
     last = ckpt_dir / "last.ckpt"
-    t0 = time.perf_counter()
     trainer.fit(task, datamodule=dm, ckpt_path=last if last.exists() else None)
-    seconds = time.perf_counter() - t0
     if not trainer.is_global_zero:
         return out / "bilm"
-    return finish(cfg, dm, trainer, out / "bilm", seconds)
+    return finish(cfg, dm, trainer, out / "bilm", task.train_seconds())
 
 
 def trained_with(artifact: Path, cfg: Config) -> bool:
@@ -185,7 +192,8 @@ def trained_with(artifact: Path, cfg: Config) -> bool:
     if not path.exists():
         return False
     extra = json.loads(path.read_text()).get("extra", {})
-    saved, now = extra.get("config") or {}, cfg.to_dict()  # finetuning settings do not change a biLM
+    # Compared as JSON (tuples come back as lists); finetuning settings do not change a biLM.
+    saved, now = extra.get("config") or {}, json.loads(cfg.to_json())
     same_corpus = extra.get("corpus_version") == CACHE_VERSION
     return same_corpus and all(saved.get(k) == now[k] for k in ("seed", "data", "model", "train"))
 

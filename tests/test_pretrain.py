@@ -58,3 +58,13 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
     init = torch.load(tmp_path / "init.pt")
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
     assert any(not torch.equal(w0[k], init[k]) for k in w0)  # training did move the weights
+
+
+def test_a_finished_artifact_is_reused_not_retrained(tmp_path):
+    cfg, corpus = tiny_config(max_epochs=1), synthetic_corpus()
+    artifact = pretrain(cfg, out=tmp_path, corpus=corpus, **QUIET)
+    before = (artifact / "model.safetensors").stat().st_mtime_ns
+    seconds = json.loads((artifact / "run.json").read_text())["results"]["train_seconds"]
+    assert seconds > 0
+    assert pretrain(cfg, out=tmp_path, corpus=corpus, **QUIET) == artifact
+    assert (artifact / "model.safetensors").stat().st_mtime_ns == before  # not rewritten
