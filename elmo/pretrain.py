@@ -195,7 +195,16 @@ def trained_with(artifact: Path, cfg: Config) -> bool:
     # Compared as JSON (tuples come back as lists); finetuning settings do not change a biLM.
     saved, now = extra.get("config") or {}, json.loads(cfg.to_json())
     same_corpus = extra.get("corpus_version") == CACHE_VERSION
-    return same_corpus and all(saved.get(k) == now[k] for k in ("seed", "data", "model", "train"))
+    return extra.get("complete", False) and same_corpus and all(saved.get(k) == now[k] for k in ("seed", "data", "model", "train"))
+
+
+def completed(trainer: pl.Trainer) -> bool:
+    """Whether fit ended as the config says (epochs, early stopping, time cap), not interrupted."""
+    early = trainer.early_stopping_callback
+    timed_out = trainer.max_epochs is not None and any(
+        getattr(cb, "time_remaining", lambda: 1)() <= 0 for cb in trainer.callbacks if type(cb).__name__ == "Timer"
+    )
+    return trainer.current_epoch >= trainer.max_epochs or bool(early and early.stopped_epoch) or timed_out
 
 
 def config_hash(cfg: Config) -> str:
@@ -212,7 +221,7 @@ def finish(cfg: Config, dm: PetitionsLM, trainer: pl.Trainer, artifact: Path, tr
     model = task.model.float().eval()
     results = {split: evaluate(model, dm.loader(split)) for split in ("valid", "test")}
     results.update(train_seconds=train_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step)
-    extra = {"results": results, "config": cfg.to_dict(), "corpus_version": CACHE_VERSION}
+    extra = {"results": results, "config": cfg.to_dict(), "corpus_version": CACHE_VERSION, "complete": completed(trainer)}
     model.save_pretrained(artifact, dm.encoder, extra=extra)
     write_run_info(artifact, cfg, results=results)
     return artifact
