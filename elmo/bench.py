@@ -181,6 +181,8 @@ def main(argv=None) -> None:
     print(f"  counted FLOPs      {r['gflop_per_step']:8.2f} GFLOP/step -> {r['achieved_gflops']:.0f} GFLOP/s")
     print(f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s")
     print(f"  fraction of peak   {r['fraction_of_peak']:.1%} (of the {'bf16' if 'bf16' in r['precision'] else 'fp32'} peak)")
+    e = embedding_throughput(args.profile)
+    print(f"  ELMo embedding     {e['sentences_per_s']:8.0f} sentences/s ({e['tokens_per_s']:.0f} tokens/s, frozen biLM, all layers)")
     print("  time by part (each timed alone, forward + backward):")
     for k, v in r["seconds_by_part"].items():
         print(f"    {k:10s} {v * 1e3:8.1f} ms  {v / total:6.1%}")
@@ -209,6 +211,24 @@ def compare_training(profile: str, seconds: float, variants: dict[str, dict]) ->
         out[name] = {"valid_ppl": results["valid"]["ppl"], "steps": results["global_step"]}
         print(f"{name:24s} {out[name]['steps']:5d} steps in {seconds:.0f} s -> valid perplexity {out[name]['valid_ppl']:.1f}", flush=True)
     return out
+
+
+@torch.no_grad()
+def embedding_throughput(profile: str = "cpu", sentences: int = 1024, length: int = 14, batch: int = 256) -> dict:
+    """Sentences/s of the frozen biLM computing all L+1 layers (what `LayerCache.build` does).
+
+    `length` 14 is the mean of [<bos>] + a YNAT headline's morphemes + [<eos>].
+    """
+    cfg = get_config(profile)
+    model = BiLM(cfg.model, cfg.data.max_vocab + 4, 3000).eval()
+    chars, _, mask = synthetic_batch(cfg.data.max_vocab + 4, 3000, batch, length, cfg.data.max_chars)
+    model(chars, mask)  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(max(1, sentences // batch)):
+        model(chars, mask)
+    seconds = time.perf_counter() - t0
+    n = max(1, sentences // batch) * batch
+    return {"sentences_per_s": n / seconds, "tokens_per_s": n * length / seconds, "batch": batch, "length": length}
 
 
 SOFTMAX_VARIANTS = {head: {"model": {"softmax": head}} for head in ("adaptive", "full", "sampled")}

@@ -1,0 +1,17 @@
+"""The benchmark runs end to end on the tiny profile and reports consistent figures."""
+
+from elmo.bench import bench, synthetic_batch
+
+
+def test_synthetic_batch_repeats_spellings_like_text():
+    chars, targets, mask = synthetic_batch(500, 50, 8, 16, 10)
+    assert chars.shape == (8, 16, 10) and mask.all()
+    distinct = len({tuple(r) for r in chars.reshape(-1, 10).tolist()})
+    assert distinct < 8 * 16  # a Zipf law repeats frequent types within a batch
+
+
+def test_bench_reports_flops_speed_and_parts():
+    r = bench("tiny", batch=4, length=8, repeats=1)
+    assert r["gflop_per_step"] > 0 and r["tokens_per_s"] > 0
+    assert abs(r["achieved_gflops"] - r["gflop_per_step"] / r["step_seconds"]) < 1e-6
+    assert set(r["seconds_by_part"]) == {"encoder", "lstm", "softmax", "optimizer"}
