@@ -65,7 +65,7 @@ def finetune_markdown(f: dict) -> str:
         t = entry["table"]
         pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
         pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
-        rows.append(f"| {name} | {t['runs']} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |")
+        rows.append(f"| {name} | {int(t['runs'])} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |")
     rows += [
         "| *seed implementation (reported, not reproduced; filtered dev, mean of batch F1s)* | 1 | *76.4* | *79* |",
         "| *KLUE paper: mBERT / KLUE-BERT-base* | – | *81.55 / 85.73* | – |",
