@@ -161,6 +161,11 @@ def get_config(profile: str = "cpu", **overrides: dict[str, Any]) -> Config:
     return _build(Config, merged)
 
 
+def from_dict(cls: type, d: dict[str, Any]) -> Any:
+    """A config dataclass (e.g. ModelConfig) from a dict, as it comes back from JSON or YAML."""
+    return _build(cls, d)
+
+
 def _build(cls: type, d: dict[str, Any]) -> Any:
     """Instantiate nested dataclasses from a dict, refusing unknown keys and restoring tuples."""
     names = {f.name: f for f in dataclasses.fields(cls)}

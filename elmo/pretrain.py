@@ -23,7 +23,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, MLFlowLogger
 
 from elmo.bilm import BiLM
-from elmo.config import Config, ModelConfig, TrainConfig
+from elmo.config import Config, ModelConfig, TrainConfig, from_dict
 from elmo.corpus import CACHE_VERSION
 from elmo.lm_data import Batch, PetitionsLM
 from elmo.runs import run_dir, seed_everything, write_run_info
@@ -36,7 +36,7 @@ class BiLMTask(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()  # plain dicts, so checkpoints rebuild the task without code
         self.train_cfg = TrainConfig(**train)
-        self.model = BiLM(ModelConfig(**_tuples(model)), n_tokens, n_chars)
+        self.model = BiLM(from_dict(ModelConfig, model), n_tokens, n_chars)
         self._sums: dict[str, float] = {}
 
     @classmethod
@@ -225,11 +225,6 @@ def finish(cfg: Config, dm: PetitionsLM, trainer: pl.Trainer, artifact: Path, tr
     model.save_pretrained(artifact, dm.encoder, extra=extra)
     write_run_info(artifact, cfg, results=results)
     return artifact
-
-
-def _tuples(d: dict) -> dict:
-    """JSON/YAML round trips turn tuples into lists; ModelConfig wants tuples back."""
-    return {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
