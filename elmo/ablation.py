@@ -31,9 +31,10 @@ from matplotlib.figure import Figure
 
 from elmo import finetune_report
 from elmo.bilm import BiLM
-from elmo.classify import YnatData, resolve_variant, run_seeds
+from elmo.classify import YnatData, resolve_variant
 from elmo.config import Config
 from elmo.corpus import Corpus
+from elmo.jobs import Job, run_jobs
 from elmo.lm_data import EncodedSentences, PetitionsLM
 from elmo.metrics import mean_std
 from elmo.pretrain import BiLMTask, evaluate, make_trainer
@@ -83,20 +84,20 @@ def run_grid(
     seeds: Sequence[int] | None = None,
     out_dir: Path | None = None,
     logger: bool = True,
+    workers: int | None = None,
 ) -> dict[str, list[dict]]:
     """Each variant of `grid` over `seeds` (default FinetuneConfig.seeds) -> {name: [result per seed]}.
 
     A result is `classify.train_and_evaluate`'s dict plus "wall_seconds": the whole run of that
-    seed (build, train, select, score dev), which is what the cost of the grid is made of.
+    seed (build, train, select, score dev). All variant × seed runs share one pool of `workers`
+    processes (`elmo.jobs`), so a slow variant does not leave a core idle.
     """
     seeds = cfg.finetune.seeds if seeds is None else seeds
-    results: dict[str, list[dict]] = {}
-    for name, variant in grid.items():
-        results[name] = []
-        for s in seeds:
-            t0 = time.perf_counter()
-            (r,) = run_seeds(cfg, data, variant, out_dir, seeds=[s], logger=logger)
-            results[name].append({**r, "wall_seconds": time.perf_counter() - t0})
+    keys = [(name, s) for name in grid for s in seeds]
+    done = run_jobs(cfg, data, [Job(grid[name], s) for name, s in keys], out_dir, logger, workers)
+    results: dict[str, list[dict]] = {name: [] for name in grid}
+    for (name, _), r in zip(keys, done):
+        results[name].append(r)
     return results
 
 
@@ -265,6 +266,7 @@ def sample_efficiency(
     full: dict[str, list[dict]] | None = None,
     out_dir: Path | None = None,
     logger: bool = True,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Dev macro-F1 and accuracy per (model, fraction of fit rows, seed): one row per run.
 
@@ -273,16 +275,21 @@ def sample_efficiency(
     numbers), so they are not trained twice.
     """
     seeds = cfg.finetune.seeds if seeds is None else seeds
-    rows = []
+    arms, jobs = [], []  # (label, fraction, n_fit, runs or None); the jobs of the arms to train
     for fraction in fractions:
         sub = subsample_fit(data, fraction)
         for label, grid_name in models.items():
             runs = (full or {}).get(grid_name) if fraction == 1.0 else None
+            arms.append((label, fraction, len(sub.fit), runs))
             if runs is None:
                 variant = {**GRID[grid_name], "name": f"{GRID[grid_name]['name']}-frac{fraction:g}"}
-                runs = run_grid(cfg, sub, {label: variant}, seeds, out_dir, logger)[label]
-            rows += [{"model": label, "fraction": fraction, "n_fit": len(sub.fit), "seed": r["seed"],
-                      "macro_f1": r["macro_f1"], "accuracy": r["accuracy"]} for r in runs]  # fmt: skip
+                jobs += [Job(variant, s, tuple(sub.fit)) for s in seeds]
+    trained = iter(run_jobs(cfg, data, jobs, out_dir, logger, workers))
+    rows = []
+    for label, fraction, n_fit, runs in arms:
+        runs = runs if runs is not None else [next(trained) for _ in seeds]
+        rows += [{"model": label, "fraction": fraction, "n_fit": n_fit, "seed": r["seed"],
+                  "macro_f1": r["macro_f1"], "accuracy": r["accuracy"]} for r in runs]  # fmt: skip
     return pd.DataFrame(rows)
 
 

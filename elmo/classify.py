@@ -381,7 +381,7 @@ def make_trainer(cfg: Config, run: Path, loggers, **overrides) -> pl.Trainer:
         EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.finetune.patience),
     ]
     kwargs = dict(
-        max_epochs=cfg.finetune.max_epochs, callbacks=callbacks, logger=loggers, default_root_dir=run,
+        max_epochs=cfg.finetune.max_epochs, precision=cfg.finetune.precision, callbacks=callbacks, logger=loggers, default_root_dir=run,
         deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
@@ -493,11 +493,16 @@ def run_seeds(
     out_dir: Path | None = None,
     seeds: Sequence[int] | None = None,
     logger: bool = True,
-    **overrides,
+    workers: int | None = None,
 ) -> list[dict]:
-    """`train_and_evaluate` for each seed (default: FinetuneConfig.seeds)."""
+    """`train_and_evaluate` for each seed (default: FinetuneConfig.seeds), in seed order.
+
+    The seeds run in `workers` processes (default FinetuneConfig.workers; see `elmo.jobs`).
+    """
+    from elmo.jobs import Job, run_jobs  # elmo.jobs builds on this module
+
     seeds = cfg.finetune.seeds if seeds is None else seeds
-    return [train_and_evaluate(cfg, data, s, variant, out_dir, logger, **overrides) for s in seeds]
+    return run_jobs(cfg, data, [Job(variant or {}, s) for s in seeds], out_dir, logger, workers)
 
 
 def summarize(results: Sequence[dict], key: str = "macro_f1") -> dict:

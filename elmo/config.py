@@ -80,11 +80,23 @@ class FinetuneConfig:
     lr: float = 3e-3
     max_epochs: int = 4
     patience: int = 1
+    precision: str = "32-true"  # or "bf16-mixed" (the task biLSTM through oneDNN in bfloat16)
+    workers: int = 2  # runs (seeds, ablation variants) trained side by side, see elmo.jobs
     holdout_fraction: float = 0.1  # of YNAT train, for model selection (never dev)
     seeds: tuple[int, ...] = (0, 1, 2)
     l2_coef: float = 0.001  # lambda on the ScalarMix weights
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
+
+
+@dataclass
+class StaticConfig:
+    """GloVe vectors on the biLM's own training tokens (the static baseline of 05/06)."""
+
+    dim: int = 100
+    window: int = 10
+    epochs: int = 25
+    min_freq: int = 2  # vocabulary: the data's max_vocab most frequent tokens seen this often
 
 
 @dataclass
@@ -95,6 +107,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    static: StaticConfig = field(default_factory=StaticConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +138,9 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "seeds": (0,),
             "max_train": 600,
             "max_dev": 300,
+            "workers": 1,
         },
+        "static": {"dim": 16, "epochs": 3},
     },
     "cpu": {},
     "gpu": {

@@ -17,6 +17,7 @@ separate build and file round-trips. The whole method is small:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -231,3 +232,35 @@ def fit_static(sentences: Sequence[Sequence[str]], max_vocab: int = 20000, min_f
     X = cooccurrence(sentences, vocab, window)
     vectors, _ = train_glove(X, dim=dim, epochs=epochs, seed=seed, **train_kwargs)
     return StaticVectors(vocab, vectors)
+
+
+def glove_vectors(cfg, root: Path | None = None, out: Path | None = None, corpus=None,
+                  force: bool = False) -> StaticVectors:
+    """The profile's GloVe vectors on the petitions *train* split, trained once and reused.
+
+    Same tokens, split and vocabulary size (`cfg.data.max_vocab`) as the biLM, so static and
+    contextual vectors are compared on equal terms. Saved with their vocabulary and the settings
+    that made them in `out/glove` (default `runs/<profile>/glove`); a changed setting retrains.
+    """
+    from elmo.corpus import CACHE_VERSION, load_corpus
+    from elmo.runs import run_dir, seed_everything, write_run_info
+
+    out = Path(out) if out is not None else run_dir(cfg.profile)
+    directory = out / "glove"
+    key = {"static": dataclasses.asdict(cfg.static), "data": dataclasses.asdict(cfg.data),
+           "seed": cfg.seed, "corpus_version": CACHE_VERSION}
+    key = json.loads(json.dumps(key))  # tuples -> lists, as they come back from disk
+    meta = directory / "glove.json"
+    if not force and meta.exists() and json.loads(meta.read_text()).get("key") == key:
+        return StaticVectors.load(directory)
+    seed_everything(cfg.seed)
+    corpus = corpus if corpus is not None else load_corpus(cfg.data, root)
+    s = cfg.static
+    vocab = build_vocab(corpus.train, cfg.data.max_vocab, s.min_freq)
+    X = cooccurrence(corpus.train, vocab, s.window)
+    vectors, losses = train_glove(X, dim=s.dim, epochs=s.epochs, seed=cfg.seed)
+    static = StaticVectors(vocab, vectors)
+    static.save(directory)
+    write_run_info(directory, cfg)
+    meta.write_text(json.dumps({"key": key, "losses": losses, "nnz": int(X.nnz)}, indent=1))
+    return static
