@@ -451,10 +451,34 @@ def adaptation_table(before: Sequence[dict], after: Sequence[dict], info: dict) 
 
 
 def ablation_markdown(summary: dict) -> str:
-    """The README table from `ablation_results.json` (for `elmo.results`): mean ± std per variant."""
+    """The README tables from `ablation_results.json` (for `elmo.results`): mean ± std per
+    variant, then the paired differences, sample efficiency and domain adaptation when present."""
     rows = ["| variant | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
     for name, t in summary["table"].items():
         pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
         pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
         rows.append(f"| {name} | {t['runs']} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |")
+    if summary.get("paired"):
+        rows += ["", "| paired comparison (A − B), dev macro-F1 | per-seed differences | mean ± std | p (paired t) |",
+                 "|---|---|---:|---:|"]  # fmt: skip
+        for label, c in summary["paired"].items():
+            diffs = ", ".join(f"{d:+.2f}" for d in c["diffs"])
+            rows.append(f"| {label} | {diffs} | {c['mean']:+.2f} ± {c['std']:.2f} | {c['p']:.3f} |")
+    if summary.get("sample_efficiency"):
+        df = pd.DataFrame(summary["sample_efficiency"])
+        g = df.groupby(["fraction", "n_fit", "model"], sort=True)["macro_f1"]
+        cells = (g.mean().round(1).astype(str) + " ± " + g.std(ddof=1).fillna(0).round(1).astype(str)).unstack("model")
+        rows += ["", "| fraction of train (rows) | " + " | ".join(cells.columns) + " |",
+                 "|---|" + "---:|" * len(cells.columns)]  # fmt: skip
+        for (fraction, n_fit), r in cells.iterrows():
+            rows.append(f"| {fraction:g} ({n_fit:,}) | " + " | ".join(r.values) + " |")
+    if summary.get("adaptation"):
+        a = summary["adaptation"]
+        ppl = f"{a['info']['valid_before']['ppl']:.1f} → {a['info']['valid_after']['ppl']:.1f}"
+        c = a["change"]
+        rows += ["", f"Domain adaptation (biLM further trained on YNAT train titles): held-out title "
+                 f"perplexity {ppl}; dev macro-F1 change {c['mean']:+.2f} ± {c['std']:.2f} (paired over "
+                 f"{c['n']} seeds, p = {c['p']:.3f})."]  # fmt: skip
+    if summary.get("seconds"):
+        rows += ["", f"Measured wall time of `04_ablations`: {summary['seconds']['total'] / 60:.1f} min."]
     return "\n".join(rows)

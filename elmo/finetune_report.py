@@ -41,15 +41,16 @@ def results_figure(table: pd.DataFrame, reference: dict[str, float] | None = Non
     ax = fig.subplots()
     y = np.arange(len(table))[::-1]
     ax.barh(y, table["dev macro-F1"], xerr=table["± (std)"], color="#3b6ea8", alpha=0.85, capsize=3)
-    for yi, v in zip(y, table["dev macro-F1"]):
-        ax.annotate(f"{v:.1f}", (v, yi), xytext=(6, -4), textcoords="offset points", fontsize=9)
+    for yi, v, sd in zip(y, table["dev macro-F1"], table["± (std)"].fillna(0.0)):
+        # Past the error bar's cap, so the bar end, its whisker and the label never overlap.
+        ax.annotate(f"{v:.1f}", (v + sd, yi), xytext=(5, -4), textcoords="offset points", fontsize=9)
     for i, (name, value) in enumerate((reference or {}).items()):
         ax.axvline(value, color="#d1495b", ls="--" if i == 0 else ":", lw=1, label=f"{name} {value:.1f}")
     ax.set_yticks(y, table.index)
     lo = max(0.0, float(np.nanmin(table["dev macro-F1"])) - 15)
     ax.set(xlim=(lo, 100), xlabel="macro-F1 (full dev set, mean ± std over seeds)", title=title)
-    if reference:
-        ax.legend(frameon=False, loc="lower right", fontsize=8)
+    if reference:  # below the axis: inside, it would sit on the bars that reach the lines
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(reference), fontsize=8)
     return fig
 
 

@@ -29,16 +29,25 @@ def read_metrics(log_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values("step", kind="stable")
 
 
+SMOOTH = 10  # logged training batches per point of the smoothed curve
+
+
 def learning_curve_figure(metrics: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(10, 3.8))
     ax1, ax2 = fig.subplots(1, 2)
     train = metrics.dropna(subset=["train_loss"])
-    ax1.plot(train["step"], np.exp(train["train_loss"]), lw=1, alpha=0.8)
+    # Single logged batches swing with their (bucketed) sentence length: show them faintly and a
+    # rolling mean of their loss on top.
+    smooth = train["train_loss"].rolling(SMOOTH, min_periods=1).mean()
+    ax1.plot(train["step"], np.exp(train["train_loss"]), lw=0.8, alpha=0.35, label="logged batches")
+    ax1.plot(train["step"], np.exp(smooth), lw=2, color="C0", label=f"mean of {SMOOTH} logs")
     ax1.set(xlabel="step", ylabel="perplexity (train batches, dropout on)", yscale="log", title="Training")
+    ax1.legend(frameon=False)
     valid = metrics.dropna(subset=["valid_ppl"])
     for col, label in (("valid_forward_ppl", "forward"), ("valid_backward_ppl", "backward"), ("valid_ppl", "mean NLL")):
         ax2.plot(valid["epoch"] + 1, valid[col], marker="o", label=label)
     ax2.set(xlabel="epoch", ylabel="perplexity (valid petitions)", title="Held-out")
+    ax2.set_xticks(sorted(set((valid["epoch"] + 1).astype(int))))
     ax2.legend(frameon=False)
     return fig
 

@@ -7,6 +7,7 @@ files in `notebooks/` are the source of truth; executed `.ipynb` files are build
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from elmo.config import PROFILES
 from elmo.runs import REPO, run_dir
 
 NOTEBOOKS = REPO / "notebooks"
+TIMES_FILE = "notebook_times.json"
 
 
 class NotebookFailed(RuntimeError):
@@ -66,8 +68,18 @@ def run_all(profile: str, only: list[str] | None = None, progress: bool = True) 
         print(f"[{i}/{len(sources)}] {src.name} (profile {profile})", flush=True)
         t0 = time.perf_counter()
         done.append(execute(src, profile, out_dir, progress))
-        print(f"      done in {time.perf_counter() - t0:.0f} s -> {done[-1].relative_to(REPO)}", flush=True)
+        seconds = time.perf_counter() - t0
+        record_time(out_dir, src.stem, seconds)
+        print(f"      done in {seconds:.0f} s -> {done[-1].relative_to(REPO)}", flush=True)
     return done
+
+
+def record_time(out_dir: Path, notebook: str, seconds: float) -> None:
+    """Keep the latest wall time of each notebook in `out_dir/notebook_times.json`."""
+    path = out_dir / TIMES_FILE
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[notebook] = {"seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    path.write_text(json.dumps(dict(sorted(times.items())), indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,11 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 02")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    t0 = time.perf_counter()
     try:
         run_all(args.profile, args.only, progress=not args.no_progress)
     except NotebookFailed as e:
         print(f"\nSTOPPED: {e}", file=sys.stderr)
         return 1
+    print(f"all notebooks done in {(time.perf_counter() - t0) / 60:.1f} min")
+    from elmo import results  # after the runs: it reads what they wrote
+
+    for path in results.write(results.collect(args.profile)):
+        print(f"wrote {path.relative_to(REPO)}")
     return 0
 
 

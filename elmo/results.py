@@ -19,7 +19,15 @@ from pathlib import Path
 from elmo.plots import COMMITTED_PROFILE
 from elmo.runs import REPO, git_revision
 
-SOURCES = {"data": "data_stats.json", "pretrain": "pretrain_results.json", "finetune": "finetune_results.json"}
+SOURCES = {
+    "data": "data_stats.json",
+    "pretrain": "pretrain_results.json",
+    "finetune": "finetune_results.json",
+    "ablation": "ablation_results.json",
+    "probing": "probe_results.json",
+    "senses": "senses_results.json",
+    "notebook_times": "notebook_times.json",
+}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -73,6 +81,14 @@ def finetune_markdown(f: dict) -> str:
     return "\n".join(rows)
 
 
+def timings_markdown(times: dict) -> str:
+    rows = ["| notebook | wall time |", "|---|---:|"]
+    rows += [f"| `{name}` | {t['seconds'] / 60:.1f} min |" for name, t in times.items()]
+    total = sum(t["seconds"] for t in times.values())
+    rows.append(f"| **all** | **{total / 60:.1f} min** |")
+    return "\n".join(rows)
+
+
 def markdown(results: dict) -> str:
     parts = [f"Profile `{results['profile']}`, commit `{(results['git']['commit'] or 'unknown')[:10]}`."]
     if "pretrain" in results:
@@ -83,6 +99,16 @@ def markdown(results: dict) -> str:
         parts += ["", "**KLUE YNAT** (full official dev set, 9,107 headlines; selection on a 10 % holdout "
                   "of train; mean ± std over seeds; [figure](figures/03_results.png), "
                   "[confusions](figures/03_confusion.png)):", "", finetune_markdown(results["finetune"])]  # fmt: skip
+    if "ablation" in results:
+        from elmo.ablation import ablation_markdown
+
+        parts += ["", "**Ablations** on YNAT (same protocol; [figure](figures/04_ablations.png), "
+                  "[layer weights](figures/04_layer_weights.png), "
+                  "[sample efficiency](figures/04_sample_efficiency.png)):", "",
+                  ablation_markdown(results["ablation"])]  # fmt: skip
+    if "notebook_times" in results:
+        parts += ["", "**Wall time** of each notebook on this profile (2 cores, last run):", "",
+                  timings_markdown(results["notebook_times"])]  # fmt: skip
     return "\n".join(parts)
 
 

@@ -1,0 +1,36 @@
+"""The README results block is generated from the notebooks' JSON, and only that block changes."""
+
+import pytest
+
+from elmo import results
+from elmo.ablation import ablation_markdown
+
+
+def test_update_readme_rewrites_only_the_marked_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results.BEGIN}\nold numbers\n{results.END}\noutro\n")
+    results.update_readme("| new | 1 |", readme)
+    assert readme.read_text() == f"intro\n{results.BEGIN}\n| new | 1 |\n{results.END}\noutro\n"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="results:begin"):
+        results.update_readme("x", readme)
+
+
+def test_timings_and_ablation_tables():
+    times = {"01_data": {"seconds": 30.0}, "02_pretrain": {"seconds": 90.0}}
+    md = results.timings_markdown(times)
+    assert "| `01_data` | 0.5 min |" in md and "**2.0 min**" in md
+    summary = {
+        "table": {"main": {"runs": 2, "dev macro-F1": 80.04, "± (std)": 1.0, "dev accuracy": 79.0, "± std": 0.5}},
+        "paired": {"A − B": {"diffs": [1.0, 3.0], "mean": 2.0, "std": 1.414, "p": 0.2}},
+        "sample_efficiency": [
+            {"model": "with ELMo", "fraction": 0.1, "n_fit": 100, "seed": s, "macro_f1": f, "accuracy": 0.0}
+            for s, f in ((0, 50.0), (1, 52.0))
+        ],
+        "seconds": {"total": 600.0},
+    }
+    md = ablation_markdown(summary)
+    assert "| main | 2 | 80.0 ± 1.0 | 79.0 ± 0.5 |" in md
+    assert "| A − B | +1.00, +3.00 | +2.00 ± 1.41 | 0.200 |" in md
+    assert "| 0.1 (100) | 51.0 ± 1.4 |" in md
+    assert "10.0 min" in md
