@@ -16,6 +16,7 @@ anything. Layers come precomputed from an `elmo.embedder.LayerCache`, so the biL
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import time
 from collections import Counter
@@ -503,6 +504,13 @@ def run_seeds(
 
     seeds = cfg.finetune.seeds if seeds is None else seeds
     return run_jobs(cfg, data, [Job(variant or {}, s) for s in seeds], out_dir, logger, workers)
+
+
+def run_provenance(cfg: Config, artifact: str | Path) -> dict:
+    """What decides a task-model run's numbers besides variant and seed: the finetuning
+    settings and the biLM weights. 03 stores it with its results; 04 compares it before reuse."""
+    sha = json.loads((Path(artifact) / "config.json").read_text())["weights_sha256"]
+    return json.loads(json.dumps({"finetune": asdict(cfg.finetune), "bilm_sha256": sha}))
 
 
 def summarize(results: Sequence[dict], key: str = "macro_f1") -> dict:

@@ -33,7 +33,7 @@ import json
 
 from elmo import finetune_report as report
 from elmo.baselines import majority_class, tfidf_logreg
-from elmo.classify import TopicClassifier, YnatData, predict, run_seeds
+from elmo.classify import TopicClassifier, YnatData, predict, run_provenance, run_seeds
 from elmo.config import get_config
 from elmo.embedder import Elmo, LayerCache
 from elmo.metrics import scores
@@ -130,5 +130,6 @@ dict(zip(headlines, predict(model, headlines, elmo=elmo)))
 # %%
 summary = {name: {"runs": runs, "table": table.loc[name].to_dict()} for name, runs in results.items()}
 summary["_embedding_throughput"] = cache.meta["throughput"]
+summary["_provenance"] = run_provenance(cfg, artifact)  # lets 04 reuse these runs, not retrain them
 (out / "finetune_results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float))
 table

@@ -55,11 +55,18 @@ print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,
 # %% [markdown]
 # ## The grid
 # Nine variants (`elmo.ablation.GRID`), each over every seed. Run folders are `ynat/abl-*`.
+# The main model and the no-ELMo model are exactly 03's (same settings, biLM and seeds; every
+# run seeds itself), so their runs are read from 03's results instead of being trained again.
 
 # %%
-results = ablation.run_grid(cfg, data, ablation.GRID, seeds)
+reused = ablation.reuse_finetune_runs(out / "finetune_results.json", cfg, artifact)
+print("reused from 03_finetune:", list(reused) or "nothing (03 has not run with these settings)")
+trained = ablation.run_grid(cfg, data, {k: v for k, v in ablation.GRID.items() if k not in reused}, seeds)
+results = {name: reused[name] if name in reused else trained[name] for name in ablation.GRID}
 table = ablation.ablation_table(results)
-print(f"grid: {len(results)} variants x {len(seeds)} seeds in {ablation.grid_seconds(results) / 60:.1f} min")
+print(f"grid: {len(results)} variants x {len(seeds)} seeds; trained here: {len(trained)} variants, "
+      f"{ablation.grid_seconds(trained) / 60:.1f} min of training summed over runs "
+      f"({cfg.finetune.workers} side by side)")
 table
 
 # %%
@@ -132,7 +139,8 @@ summary = {
     "paired": {label: ablation.paired(results[a], results[b]) for label, (a, b) in ablation.PAIRS.items()},
     "sample_efficiency": efficiency.to_dict(orient="records"),
     "adaptation": {"info": info, "runs": adapted_runs, "change": change},
-    "seconds": {"grid": ablation.grid_seconds(results), "total": total},
+    "seconds": {"grid_trained_here": ablation.grid_seconds(trained), "total": total},
+    "reused_from_03": list(reused),
 }
 (out / "ablation_results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float))
 table

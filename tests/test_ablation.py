@@ -180,3 +180,21 @@ def test_adapt_one_epoch_continues_from_the_saved_weights(toy_artifact, tmp_path
     stamp = (out / "model.safetensors").stat().st_mtime_ns
     assert adapt_bilm(cfg, toy_artifact, TITLES, out, epochs=1) == out
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_reuse_of_03_runs_only_with_the_same_settings_and_biLM(tmp_path):
+    from elmo.ablation import FINETUNE_NAMES, reuse_finetune_runs
+    from elmo.classify import run_provenance
+
+    artifact = tmp_path / "bilm"
+    artifact.mkdir()
+    (artifact / "config.json").write_text(json.dumps({"weights_sha256": "ab" * 32}))
+    cfg, runs = tiny_cfg(), [{"seed": 0, "macro_f1": 50.0}]
+    saved = {name: {"runs": runs} for name in FINETUNE_NAMES.values()}
+    path = tmp_path / "finetune_results.json"
+    assert reuse_finetune_runs(path, cfg, artifact) == {}  # no file yet
+    path.write_text(json.dumps({**saved, "_provenance": run_provenance(cfg, artifact)}))
+    assert reuse_finetune_runs(path, cfg, artifact) == {MAIN: runs, NO_ELMO: runs}
+    assert reuse_finetune_runs(path, tiny_cfg(lr=0.5), artifact) == {}  # other settings
+    (artifact / "config.json").write_text(json.dumps({"weights_sha256": "cd" * 32}))
+    assert reuse_finetune_runs(path, cfg, artifact) == {}  # another biLM
