@@ -81,6 +81,24 @@ def finetune_markdown(f: dict) -> str:
     return "\n".join(rows)
 
 
+def probing_markdown(p: dict) -> str:
+    """Feature rows × metric columns of `probe_results.json`'s preformatted "mean ± std" table."""
+    table = p["table"]
+    metrics = list(table)
+    rows = ["| features | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for feature in table[metrics[0]]:
+        rows.append(f"| {feature} | " + " | ".join(table[m][feature] for m in metrics) + " |")
+    return "\n".join(rows)
+
+
+def geometry_markdown(s: dict) -> str:
+    rows = ["| layer | anisotropy (random pairs) | self-similarity | self-sim. − anisotropy |", "|---|---:|---:|---:|"]
+    for g in s["geometry_by_layer"]:
+        rows.append(f"| {g['layer']} | {g['anisotropy']:.3f} | {g['self_similarity']:.3f} | {g['adjusted']:.3f} |")
+    rows.append(f"| GloVe | {s['glove_anisotropy']:.3f} | – | – |")
+    return "\n".join(rows)
+
+
 def timings_markdown(times: dict) -> str:
     rows = ["| notebook | wall time |", "|---|---:|"]
     rows += [f"| `{name}` | {t['seconds'] / 60:.1f} min |" for name, t in times.items()]
@@ -106,6 +124,15 @@ def markdown(results: dict) -> str:
                   "[layer weights](figures/04_layer_weights.png), "
                   "[sample efficiency](figures/04_sample_efficiency.png)):", "",
                   ablation_markdown(results["ablation"])]  # fmt: skip
+    if "probing" in results:
+        p = results["probing"]
+        parts += ["", f"**Linear probes** on KLUE dev, per eojeol ({p['settings']['max_sentences']:,} sentences a task, "
+                  f"{p['settings']['folds']} sentence-level folds, mean ± std; NER is per eojeol, not KLUE's "
+                  "span F1; [figure](figures/06_probing.png)):", "", probing_markdown(p)]  # fmt: skip
+    if "senses" in results:
+        parts += ["", "**Geometry of the layers** (Ethayarajh 2019; held-out petition sentences; "
+                  "[figure](figures/05_anisotropy.png), [homographs](figures/05_homograph_umap.png)):", "",
+                  geometry_markdown(results["senses"])]  # fmt: skip
     if "notebook_times" in results:
         parts += ["", "**Wall time** of each notebook on this profile (2 cores, last run):", "",
                   timings_markdown(results["notebook_times"])]  # fmt: skip
