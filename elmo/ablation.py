@@ -280,23 +280,23 @@ def sample_efficiency(
     fractions: Sequence[float],
     seeds: Sequence[int] | None = None,
     models: dict[str, str] = EFFICIENCY_MODELS,
-    full: dict[str, list[dict]] | None = None,
+    known: dict[float, dict[str, list[dict]]] | None = None,
     out_dir: Path | None = None,
     logger: bool = True,
     workers: int | None = None,
 ) -> pd.DataFrame:
     """Dev macro-F1 and accuracy per (model, fraction of fit rows, seed): one row per run.
 
-    `models` maps a label to a GRID name. `full` ({GRID name: results}) supplies the runs at
-    fraction 1.0 when the grid already trained them (same data, seeds and config: the same
-    numbers), so they are not trained twice.
+    `models` maps a label to a GRID name. `known` ({fraction: {GRID name: results}}) supplies
+    runs trained elsewhere with the same rows, seeds and settings (the grid's, 03's), so they
+    are not trained twice.
     """
     seeds = cfg.finetune.seeds if seeds is None else seeds
     arms, jobs = [], []  # (label, fraction, n_fit, runs or None); the jobs of the arms to train
     for fraction in fractions:
         sub = subsample_fit(data, fraction)
         for label, grid_name in models.items():
-            runs = (full or {}).get(grid_name) if fraction == 1.0 else None
+            runs = (known or {}).get(fraction, {}).get(grid_name)
             arms.append((label, fraction, len(sub.fit), runs))
             if runs is None:
                 variant = {**GRID[grid_name], "name": f"{GRID[grid_name]['name']}-frac{fraction:g}"}
@@ -470,7 +470,11 @@ def adaptation_table(before: Sequence[dict], after: Sequence[dict], info: dict) 
 def ablation_markdown(summary: dict) -> str:
     """The README tables from `ablation_results.json` (for `elmo.results`): mean ± std per
     variant, then the paired differences, sample efficiency and domain adaptation when present."""
-    rows = ["| variant | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
+    rows = []
+    if summary.get("grid_fit_rows"):
+        rows += [f"Grid trained on {summary['grid_fit_rows']:,} fit headlines (a stratified "
+                 f"{summary['grid_fraction']:g} of them); selection and scoring as in 03.", ""]  # fmt: skip
+    rows += ["| variant | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
     for name, t in summary["table"].items():
         pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
         pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
