@@ -14,6 +14,7 @@ memory-mapped again in each worker from its directory, never copied through a pi
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -90,3 +91,56 @@ def _run_in_worker(args: tuple) -> dict:
     cfg, job, out_dir, logger = args
     assert _WORKER_DATA is not None, "worker used before _init_worker"
     return run_job(cfg, _WORKER_DATA, job, out_dir, logger)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _pairs(items: Sequence[str]) -> dict:
+    """["lr=0.006", "placement=input_output"] -> {"lr": 0.006, "placement": "input_output"}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected key=value, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """One task-model configuration over some seeds, on the profile's cached biLM layers; prints
+    holdout and dev scores as JSON lines. For exploring settings outside the notebooks:
+
+        python -m elmo.jobs --profile cpu --finetune lr=0.006 max_epochs=10 --variant elmo=true --seeds 0
+    """
+    import argparse
+
+    from elmo.config import get_config
+    from elmo.embedder import LayerCache
+    from elmo.pretrain import pretrain
+    from elmo.runs import run_dir
+
+    ap = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--finetune", nargs="*", default=[], help="FinetuneConfig overrides, key=value")
+    ap.add_argument("--variant", nargs="*", default=["elmo=true"], help="variant keys, key=value")
+    ap.add_argument("--seeds", nargs="*", type=int, default=None)
+    ap.add_argument("--out", default=None, help="run folder (default runs/<profile>/explore)")
+    args = ap.parse_args(argv)
+    cfg = get_config(args.profile, finetune=_pairs(args.finetune))
+    variant = _pairs(args.variant)
+    data = YnatData.load(cfg)
+    if variant.get("elmo"):
+        data = data.with_cache(LayerCache.build(pretrain(cfg), data.tokens, cache_root=run_dir(args.profile, "cache")))
+    out = Path(args.out) if args.out else run_dir(args.profile, "explore")
+    seeds = cfg.finetune.seeds if args.seeds is None else args.seeds
+    for r in run_jobs(cfg, data, [Job(variant, s) for s in seeds], out, logger=False):
+        keys = ("seed", "variant", "holdout_macro_f1", "macro_f1", "accuracy", "epochs", "wall_seconds", "mix_weights", "gamma")
+        print(json.dumps({"finetune": _pairs(args.finetune), **{k: r.get(k) for k in keys}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -31,3 +31,12 @@ def test_fit_rows_of_a_job_are_the_rows_trained_on(tmp_path):
     full, few = run_jobs(cfg, data, [Job({}, 0), Job({}, 0, tuple(data.fit[:7]))], tmp_path, logger=False)
     assert (full["n_fit"], few["n_fit"]) == (len(data.fit), 7)
     assert (full["macro_f1"], full["accuracy"]) != (few["macro_f1"], few["accuracy"])
+
+
+def test_command_line_pairs_parse_json_values():
+    from elmo.jobs import _pairs
+
+    assert _pairs(["lr=0.006", "elmo=true", "placement=input_output", "seeds=[0, 1]"]) == {
+        "lr": 0.006, "elmo": True, "placement": "input_output", "seeds": [0, 1]}
+    with pytest.raises(SystemExit, match="key=value"):
+        _pairs(["lr"])
