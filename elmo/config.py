@@ -74,12 +74,18 @@ class FinetuneConfig:
     """The YNAT task model (Peters et al. 2018, Section 3.3)."""
 
     token_dim: int = 100  # x_k, learned on the task
-    hidden_dim: int = 128  # per direction; small, so a cpu-profile run takes minutes, not tens
+    # Task-model settings of the cpu profile, chosen on the *holdout* macro-F1 of single-seed
+    # runs (`python -m elmo.jobs`, ELMo at the input, seed 0; holdout / dev):
+    #   lr 3e-3, 4 epochs: 81.2 / 76.3   lr 3e-3, 10 epochs: 82.9 / 78.8
+    #   lr 6e-3, 10 epochs: 83.6 / 79.7  lr 1e-2, 12 epochs (stopped at 9): 83.3 / 80.0
+    #   lr 6e-3, 10 epochs, hidden 64: 83.3 / 79.7 in about half the time of hidden 128,
+    # so hidden 64: within seed noise of 128 on holdout, and it keeps 03 and 04 to minutes.
+    hidden_dim: int = 64  # per direction
     dropout: float = 0.5
     batch_size: int = 256
-    lr: float = 3e-3
-    max_epochs: int = 4
-    patience: int = 1
+    lr: float = 6e-3
+    max_epochs: int = 10
+    patience: int = 2
     precision: str = "32-true"  # or "bf16-mixed" (the task biLSTM through oneDNN in bfloat16)
     workers: int = 2  # runs (seeds, ablation variants) trained side by side, see elmo.jobs
     # 04's grid trains on this stratified share of the fit rows (holdout and dev unchanged), so

@@ -27,6 +27,21 @@ def results_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model").round(2)
 
 
+def goal_table(results: dict[str, Sequence[dict]], goal: float, baseline: str) -> pd.DataFrame:
+    """Per model: mean holdout and dev macro-F1, the dev − holdout drop, and the distance of dev
+    macro-F1 from `goal` and from the `baseline` model's dev score (negative: below it)."""
+    table = results_table(results)
+    base = table.loc[baseline, "dev macro-F1"]
+    out = pd.DataFrame({
+        "holdout macro-F1": table["holdout macro-F1"],
+        "dev macro-F1": table["dev macro-F1"],
+        "dev − holdout": table["dev macro-F1"] - table["holdout macro-F1"],
+        f"dev − goal {goal:g}": table["dev macro-F1"] - goal,
+        f"dev − {baseline}": table["dev macro-F1"] - base,
+    })  # fmt: skip
+    return out.round(2)
+
+
 def per_class_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     """Mean per-class F1 on dev, one column per model."""
     return pd.DataFrame(
