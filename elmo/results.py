@@ -134,7 +134,9 @@ def markdown(results: dict) -> str:
                   "[figure](figures/05_anisotropy.png), [homographs](figures/05_homograph_umap.png)):", "",
                   geometry_markdown(results["senses"])]  # fmt: skip
     if "notebook_times" in results:
-        parts += ["", "**Wall time** of each notebook on this profile (2 cores, last run):", "",
+        parts += ["", "**Wall time** of each notebook on this profile (2 cores, as last run; a rerun reuses "
+                  "the tokenized corpus and the trained biLM, so 01 and 02 then take less than a first "
+                  "run, whose biLM training time is given under the perplexity table):", "",
                   timings_markdown(results["notebook_times"])]  # fmt: skip
     return "\n".join(parts)
 
