@@ -106,6 +106,11 @@ fig
 # and dev unchanged; the task vocabulary stays the one of the full fit set — see
 # `ablation.subsample_fit`). The grid's fraction reuses the grid's runs; the 100 % points are
 # 03's runs when 03 ran with exactly these settings and biLM (else they are trained here).
+#
+# **Caveat.** Every fraction trains for the same number of *epochs*, so the smallest one gets
+# very few optimizer steps (at 1 %: 2 batches an epoch, about 20 steps in all). Its scores show
+# undertrained task models, with or without ELMo, rather than the data efficiency of ELMo;
+# equalising optimizer steps across fractions is the fairer design and is left to do.
 
 # %%
 from_03 = ablation.reuse_finetune_runs(out / "finetune_results.json", cfg, artifact)
