@@ -493,6 +493,9 @@ def ablation_markdown(summary: dict) -> str:
                  "|---|" + "---:|" * len(cells.columns)]  # fmt: skip
         for (fraction, n_fit), r in cells.iterrows():
             rows.append(f"| {fraction:g} ({n_fit:,}) | " + " | ".join(r.values) + " |")
+        rows += ["", "Every fraction trains for the same number of epochs, so the smallest gets very few "
+                 "optimizer steps: its point shows undertrained task models, not ELMo's data efficiency "
+                 "(see the caveat in `04_ablations`)."]  # fmt: skip
     if summary.get("adaptation"):
         a = summary["adaptation"]
         ppl = f"{a['info']['valid_before']['ppl']:.1f} → {a['info']['valid_after']['ppl']:.1f}"
