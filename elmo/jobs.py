@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -30,12 +30,14 @@ from elmo.config import Config
 
 @dataclass(frozen=True)
 class Job:
-    """One training run: a variant (a `classify.DEFAULT_VARIANT` update), a seed, and optionally
-    the rows to train on (default: the data's `fit` rows; holdout and dev never change)."""
+    """One training run: a variant (a `classify.DEFAULT_VARIANT` update), a seed, optionally the
+    rows to train on (default: the data's `fit` rows; holdout and dev never change) and Trainer
+    overrides as (name, value) pairs, e.g. (("max_epochs", 90), ("check_val_every_n_epoch", 9))."""
 
     variant: dict
     seed: int
     fit: tuple[int, ...] | None = None
+    trainer: tuple[tuple[str, Any], ...] = ()
 
 
 def run_jobs(
@@ -72,7 +74,7 @@ def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger:
     if job.fit is not None:
         data = dataclasses.replace(data, fit=list(job.fit))
     t0 = time.perf_counter()
-    result = train_and_evaluate(cfg, data, job.seed, job.variant, out_dir, logger)
+    result = train_and_evaluate(cfg, data, job.seed, job.variant, out_dir, logger, **dict(job.trainer))
     return {**result, "wall_seconds": time.perf_counter() - t0, "n_fit": len(data.fit)}
 
 

@@ -198,3 +198,26 @@ def test_reuse_of_03_runs_only_with_the_same_settings_and_biLM(tmp_path):
     assert reuse_finetune_runs(path, tiny_cfg(lr=0.5), artifact) == {}  # other settings
     (artifact / "config.json").write_text(json.dumps({"weights_sha256": "cd" * 32}))
     assert reuse_finetune_runs(path, cfg, artifact) == {}  # another biLM
+
+
+def test_step_schedule_gives_small_fractions_the_reference_steps():
+    from elmo.ablation import step_schedule
+
+    cfg = tiny_cfg(batch_size=256, max_epochs=10)
+    # 4,112 rows = 17 batches an epoch; 411 rows = 2: 9 small epochs count as one.
+    assert step_schedule(cfg, 411, 4112) == {"max_epochs": 90, "check_val_every_n_epoch": 9}
+    assert step_schedule(cfg, 4112, 4112) == {} and step_schedule(cfg, 41110, 4112) == {}
+    assert step_schedule(cfg, 411, 0) == {}
+
+
+def test_sample_efficiency_with_equal_steps_trains_more_epochs(tmp_path):
+    data = make_data(n_per_class=12, n_dev_per_class=4)
+    cfg = tiny_cfg(max_epochs=1, batch_size=8)
+    from elmo.ablation import sample_efficiency, step_schedule
+
+    df = sample_efficiency(cfg, data, (0.2,), seeds=[0], models={"without ELMo": NO_ELMO}, out_dir=tmp_path,
+                           logger=False, equal_steps_as=1.0)
+    n_small, n_ref = len(subsample_fit(data, 0.2).fit), len(data.fit)
+    assert list(df["n_fit"]) == [n_small]
+    expected = step_schedule(cfg, n_small, n_ref)["max_epochs"]
+    assert expected > 1 and list(df["epochs"]) == [expected]  # trained to the step budget
