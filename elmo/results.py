@@ -107,37 +107,38 @@ def timings_markdown(times: dict) -> str:
     return "\n".join(rows)
 
 
+def _ablation_markdown(summary: dict) -> str:
+    from elmo.ablation import ablation_markdown  # imports torch and Lightning: only when needed
+
+    return ablation_markdown(summary)
+
+
+# (key in results.json, caption of its table (given that part), the table). In README order.
+SECTIONS = (
+    ("pretrain", lambda p: "**biLM perplexity** on held-out petitions (per token, pads excluded; "
+     "[figure](figures/02_perplexity.png), [curves](figures/02_learning_curves.png)):", pretrain_markdown),
+    ("finetune", lambda f: "**KLUE YNAT** (full official dev set, 9,107 headlines; selection on a 10 % holdout "
+     "of train; mean ± std over seeds; [figure](figures/03_results.png), "
+     "[confusions](figures/03_confusion.png)):", finetune_markdown),
+    ("ablation", lambda a: "**Ablations** on YNAT (same protocol; [figure](figures/04_ablations.png), "
+     "[layer weights](figures/04_layer_weights.png), "
+     "[sample efficiency](figures/04_sample_efficiency.png)):", _ablation_markdown),
+    ("probing", lambda p: f"**Linear probes** on KLUE dev, per eojeol ({p['settings']['max_sentences']:,} "
+     f"sentences a task, {p['settings']['folds']} sentence-level folds, mean ± std; NER is per eojeol, "
+     "not KLUE's span F1; [figure](figures/06_probing.png)):", probing_markdown),
+    ("senses", lambda s: "**Geometry of the layers** (Ethayarajh 2019; held-out petition sentences; "
+     "[figure](figures/05_anisotropy.png), [homographs](figures/05_homograph_umap.png)):", geometry_markdown),
+    ("notebook_times", lambda t: "**Wall time** of each notebook on this profile (2 cores, as last run; a "
+     "rerun reuses the tokenized corpus and the trained biLM, so 01 and 02 then take less than a first "
+     "run, whose biLM training time is given under the perplexity table):", timings_markdown),
+)  # fmt: skip
+
+
 def markdown(results: dict) -> str:
     parts = [f"Profile `{results['profile']}`, commit `{(results['git']['commit'] or 'unknown')[:10]}`."]
-    if "pretrain" in results:
-        parts += ["", "**biLM perplexity** on held-out petitions (per token, pads excluded; "
-                  "[figure](figures/02_perplexity.png), [curves](figures/02_learning_curves.png)):", "",
-                  pretrain_markdown(results["pretrain"])]  # fmt: skip
-    if "finetune" in results:
-        parts += ["", "**KLUE YNAT** (full official dev set, 9,107 headlines; selection on a 10 % holdout "
-                  "of train; mean ± std over seeds; [figure](figures/03_results.png), "
-                  "[confusions](figures/03_confusion.png)):", "", finetune_markdown(results["finetune"])]  # fmt: skip
-    if "ablation" in results:
-        from elmo.ablation import ablation_markdown
-
-        parts += ["", "**Ablations** on YNAT (same protocol; [figure](figures/04_ablations.png), "
-                  "[layer weights](figures/04_layer_weights.png), "
-                  "[sample efficiency](figures/04_sample_efficiency.png)):", "",
-                  ablation_markdown(results["ablation"])]  # fmt: skip
-    if "probing" in results:
-        p = results["probing"]
-        parts += ["", f"**Linear probes** on KLUE dev, per eojeol ({p['settings']['max_sentences']:,} sentences a task, "
-                  f"{p['settings']['folds']} sentence-level folds, mean ± std; NER is per eojeol, not KLUE's "
-                  "span F1; [figure](figures/06_probing.png)):", "", probing_markdown(p)]  # fmt: skip
-    if "senses" in results:
-        parts += ["", "**Geometry of the layers** (Ethayarajh 2019; held-out petition sentences; "
-                  "[figure](figures/05_anisotropy.png), [homographs](figures/05_homograph_umap.png)):", "",
-                  geometry_markdown(results["senses"])]  # fmt: skip
-    if "notebook_times" in results:
-        parts += ["", "**Wall time** of each notebook on this profile (2 cores, as last run; a rerun reuses "
-                  "the tokenized corpus and the trained biLM, so 01 and 02 then take less than a first "
-                  "run, whose biLM training time is given under the perplexity table):", "",
-                  timings_markdown(results["notebook_times"])]  # fmt: skip
+    for key, caption, table in SECTIONS:
+        if key in results:
+            parts += ["", caption(results[key]), "", table(results[key])]
     return "\n".join(parts)
 
 
