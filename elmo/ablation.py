@@ -333,9 +333,13 @@ def step_schedule(cfg: Config, n_fit: int, n_ref: int) -> dict:
 
 def efficiency_table(df: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std of dev macro-F1 per model and fraction (rows: fraction, n_fit; columns: model)."""
-    g = df.groupby(["fraction", "n_fit", "model"])["macro_f1"]
-    table = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0.0), "runs": g.size()})
-    return table.unstack("model").round(2)
+    return _efficiency_stats(df).unstack("model").round(2)
+
+
+def _efficiency_stats(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1; 0 for one run) and runs of dev macro-F1 per (fraction, n_fit, model)."""
+    g = df.groupby(["fraction", "n_fit", "model"], sort=True)["macro_f1"]
+    return pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0.0), "runs": g.size()})
 
 
 def sample_efficiency_figure(df: pd.DataFrame, title: str = "YNAT dev macro-F1 vs training data") -> Figure:
@@ -496,10 +500,7 @@ def ablation_markdown(summary: dict) -> str:
         rows += [f"Grid trained on {summary['grid_fit_rows']:,} fit headlines (a stratified "
                  f"{summary['grid_fraction']:g} of them); selection and scoring as in 03.", ""]  # fmt: skip
     rows += ["| variant | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
-    for name, t in summary["table"].items():
-        pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
-        pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
-        rows.append(f"| {name} | {t['runs']} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |")
+    rows += [finetune_report.markdown_row(name, t) for name, t in summary["table"].items()]
     if summary.get("paired"):
         rows += ["", "| paired comparison (A − B), dev macro-F1 | per-seed differences | mean ± std | p (paired t) |",
                  "|---|---|---:|---:|"]  # fmt: skip
@@ -507,9 +508,8 @@ def ablation_markdown(summary: dict) -> str:
             diffs = ", ".join(f"{d:+.2f}" for d in c["diffs"])
             rows.append(f"| {label} | {diffs} | {c['mean']:+.2f} ± {c['std']:.2f} | {c['p']:.3f} |")
     if summary.get("sample_efficiency"):
-        df = pd.DataFrame(summary["sample_efficiency"])
-        g = df.groupby(["fraction", "n_fit", "model"], sort=True)["macro_f1"]
-        cells = (g.mean().round(1).astype(str) + " ± " + g.std(ddof=1).fillna(0).round(1).astype(str)).unstack("model")
+        stats = _efficiency_stats(pd.DataFrame(summary["sample_efficiency"]))
+        cells = (stats["mean"].round(1).astype(str) + " ± " + stats["std"].round(1).astype(str)).unstack("model")
         rows += ["", "| fraction of train (rows) | " + " | ".join(cells.columns) + " |",
                  "|---|" + "---:|" * len(cells.columns)]  # fmt: skip
         for (fraction, n_fit), r in cells.iterrows():

@@ -27,6 +27,14 @@ def results_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model").round(2)
 
 
+def markdown_row(name: str, t: dict) -> str:
+    """One README table row from a `results_table` row: runs, dev macro-F1 and accuracy, with
+    "± std" only when there is more than one run."""
+    pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
+    pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
+    return f"| {name} | {int(t['runs'])} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |"
+
+
 def goal_table(results: dict[str, Sequence[dict]], goal: float, baseline: str) -> pd.DataFrame:
     """Per model: mean holdout and dev macro-F1, the dev − holdout drop, and the distance of dev
     macro-F1 from `goal` and from the `baseline` model's dev score (negative: below it)."""

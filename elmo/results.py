@@ -16,6 +16,7 @@ import json
 import re
 from pathlib import Path
 
+from elmo.finetune_report import markdown_row
 from elmo.plots import COMMITTED_PROFILE
 from elmo.runs import REPO, git_revision
 
@@ -70,10 +71,7 @@ def finetune_markdown(f: dict) -> str:
     for name, entry in f.items():
         if name.startswith("_"):
             continue
-        t = entry["table"]
-        pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
-        pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
-        rows.append(f"| {name} | {int(t['runs'])} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |")
+        rows.append(markdown_row(name, entry["table"]))
     rows += [
         "| *seed implementation (reported, not reproduced; filtered dev, mean of batch F1s)* | 1 | *76.4* | *79* |",
         "| *KLUE paper: mBERT / KLUE-BERT-base* | – | *81.55 / 85.73* | – |",
