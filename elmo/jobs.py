@@ -131,12 +131,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--variant", nargs="*", default=["elmo=true"], help="variant keys, key=value")
     ap.add_argument("--seeds", nargs="*", type=int, default=None)
     ap.add_argument("--out", default=None, help="run folder (default runs/<profile>/explore)")
+    ap.add_argument("--artifact", default=None, help="biLM artifact directory (default: the profile's pretrained one)")
     args = ap.parse_args(argv)
     cfg = get_config(args.profile, finetune=_pairs(args.finetune))
     variant = _pairs(args.variant)
     data = YnatData.load(cfg)
     if variant.get("elmo"):
-        data = data.with_cache(LayerCache.build(pretrain(cfg), data.tokens, cache_root=run_dir(args.profile, "cache")))
+        artifact = Path(args.artifact) if args.artifact else pretrain(cfg)
+        data = data.with_cache(LayerCache.build(artifact, data.tokens, cache_root=run_dir(args.profile, "cache")))
     out = Path(args.out) if args.out else run_dir(args.profile, "explore")
     seeds = cfg.finetune.seeds if args.seeds is None else args.seeds
     for r in run_jobs(cfg, data, [Job(variant, s) for s in seeds], out, logger=False):

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from elmo.finetune_report import markdown_row
+from elmo.paper import SOURCE, comparison_markdown, comparison_rows
 from elmo.plots import COMMITTED_PROFILE
 from elmo.runs import REPO, git_revision
 
@@ -111,7 +112,8 @@ def _ablation_markdown(summary: dict) -> str:
     return ablation_markdown(summary)
 
 
-# (key in results.json, caption of its table (given that part), the table). In README order.
+# (key in results.json, caption of its table (given that part), the table). In README order;
+# key "*" gives the whole results dict (a table that draws on several notebooks).
 SECTIONS = (
     ("pretrain", lambda p: "**biLM perplexity** on held-out petitions (per token, pads excluded; "
      "[figure](figures/02_perplexity.png), [curves](figures/02_learning_curves.png)):", pretrain_markdown),
@@ -126,6 +128,9 @@ SECTIONS = (
      "not KLUE's span F1; [figure](figures/06_probing.png)):", probing_markdown),
     ("senses", lambda s: "**Geometry of the layers** (Ethayarajh 2019; held-out petition sentences; "
      "[figure](figures/05_anisotropy.png), [homographs](figures/05_homograph_umap.png)):", geometry_markdown),
+    ("*", lambda r: f"**Beside the paper** ({SOURCE}; its numbers typed from the paper's text in "
+     "`elmo/paper.py`, ours from this profile's runs; different languages, tasks and scales, so compare "
+     "the direction of each finding, not the values):", comparison_markdown),
     ("notebook_times", lambda t: "**Wall time** of each notebook on this profile (2 cores, as last run; a "
      "rerun reuses the tokenized corpus and the trained biLM, so 01 and 02 then take less than a first "
      "run, whose biLM training time is given under the perplexity table):", timings_markdown),
@@ -135,8 +140,9 @@ SECTIONS = (
 def markdown(results: dict) -> str:
     parts = [f"Profile `{results['profile']}`, commit `{(results['git']['commit'] or 'unknown')[:10]}`."]
     for key, caption, table in SECTIONS:
-        if key in results:
-            parts += ["", caption(results[key]), "", table(results[key])]
+        part = results if key == "*" else results.get(key)
+        if part is not None:
+            parts += ["", caption(part), "", table(part)]
     return "\n".join(parts)
 
 

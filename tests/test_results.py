@@ -34,3 +34,25 @@ def test_timings_and_ablation_tables():
     assert "| A − B | +1.00, +3.00 | +2.00 ± 1.41 | 0.200 |" in md
     assert "| 0.1 (100) | 51.0 ± 1.4 |" in md
     assert "10.0 min" in md
+
+
+def test_paper_comparison_reads_our_numbers_from_the_results():
+    def row(f1):
+        return {"table": {"runs": 3, "dev macro-F1": f1, "± (std)": 0.5, "dev accuracy": 70.0, "± std": 0.5}}
+
+    names = ("no ELMo", "last layer only", "λ = 1", "ELMo: learned s_j and γ (main)", "input + output")
+    eff = [
+        {"model": m, "fraction": fr, "macro_f1": f}
+        for m, fr, f in (("with ELMo", 0.01, 40.0), ("with ELMo", 0.01, 42.0), ("without ELMo", 0.01, 30.0), ("without ELMo", 0.1, 45.0))
+    ]
+    r = {
+        "finetune": {"biLSTM, no ELMo": row(70.0), "biLSTM + ELMo (input)": row(72.0), "biLSTM + ELMo (input + output)": row(73.5)},
+        "ablation": {"table": {n: row(50.0 + i)["table"] for i, n in enumerate(names)}, "sample_efficiency": eff},
+    }
+    found = {a: c for a, _, c in results.comparison_rows(r)}
+    assert any("70.0 → 73.5 (+3.5" in c for c in found.values())
+    assert any(c.startswith("50.0 / 51.0 / 52.0 / 53.0") for c in found.values())
+    assert any("53.0 / 54.0 (10 % grid); all the data (03): 72.0 / 73.5" in c for c in found.values())
+    assert any("41.0 with ELMo vs 30.0 without; the baseline at 10 % reaches 45.0" in c for c in found.values())
+    assert not any("POS" in a or "perplexity" in a for a in found)  # parts without results are left out
+    assert results.comparison_markdown(r).count("\n") == 1 + len(found)
