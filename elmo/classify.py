@@ -425,15 +425,20 @@ def _best(trainer: pl.Trainer, model: TopicClassifier) -> TopicClassifier:
 
 
 @torch.no_grad()
-def evaluate(model: TopicClassifier, data: YnatData, split: str = "dev", batch_size: int = 256) -> dict:
-    """`scores` of the model's predictions over every row of `split`."""
+def probabilities(model: TopicClassifier, data: YnatData, split: str = "dev", batch_size: int = 256) -> np.ndarray:
+    """(N_split, n_classes) softmax probabilities of the model for every row of `split`, in order."""
     model.eval()
-    preds, gold = [], []
+    out = []
     for batch in data.loader(split, batch_size, layers=model.uses_elmo):
         logits = model(batch.token_ids.to(model.device), batch.mask.to(model.device), _to(batch.layers, model.device))
-        preds.extend(logits.argmax(dim=-1).tolist())
-        gold.extend(batch.labels.tolist())
-    return scores(gold, preds)
+        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def evaluate(model: TopicClassifier, data: YnatData, split: str = "dev", batch_size: int = 256) -> dict:
+    """`scores` of the model's predictions over every row of `split`."""
+    gold = [data.labels[i] for i in data.split(split)]
+    return scores(gold, probabilities(model, data, split, batch_size).argmax(axis=1).tolist())
 
 
 def _to(x: torch.Tensor | None, device) -> torch.Tensor | None:

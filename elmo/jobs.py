@@ -141,9 +141,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         data = data.with_cache(LayerCache.build(artifact, data.tokens, cache_root=run_dir(args.profile, "cache")))
     out = Path(args.out) if args.out else run_dir(args.profile, "explore")
     seeds = cfg.finetune.seeds if args.seeds is None else args.seeds
-    for r in run_jobs(cfg, data, [Job(variant, s) for s in seeds], out, logger=False):
-        keys = ("seed", "variant", "holdout_macro_f1", "macro_f1", "accuracy", "epochs", "wall_seconds", "mix_weights", "gamma")
+    runs = run_jobs(cfg, data, [Job(variant, s) for s in seeds], out, logger=False)
+    keys = ("seed", "variant", "holdout_macro_f1", "macro_f1", "accuracy", "epochs", "wall_seconds", "mix_weights", "gamma")
+    for r in runs:
         print(json.dumps({"finetune": _pairs(args.finetune), **{k: r.get(k) for k in keys}}))
+    if len(runs) > 1:
+        from elmo.ensemble import seed_ensemble
+
+        e = seed_ensemble(data, out / "ynat", runs)
+        print(json.dumps({"ensemble": e["members"], **{k: e[k] for k in ("holdout_macro_f1", "macro_f1", "accuracy")}}))
 
 
 if __name__ == "__main__":

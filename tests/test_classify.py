@@ -24,6 +24,7 @@ from elmo.classify import (
     fit_model,
     holdout_split,
     predict,
+    probabilities,
     resolve_variant,
     summarize,
     train_and_evaluate,
@@ -295,3 +296,19 @@ def test_tfidf_logreg_and_majority_class():
     assert morpheme_ngrams(["a", "b", "c"]) == ["a", "b", "c", "a b", "b c"]
     assert majority_class([2, 1, 2, 0], 3).tolist() == [2, 2, 2]
     assert majority_class([1, 0], 2).tolist() == [0, 0]
+
+
+def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
+    from elmo.ensemble import best_checkpoint, seed_ensemble
+
+    runs = [train_and_evaluate(tiny_cfg(max_epochs=2), data, s, ELMO_ON, tmp_path, logger=False) for s in (0, 1)]
+    one = seed_ensemble(data, tmp_path / "ynat", runs[:1])
+    assert one["macro_f1"] == runs[0]["macro_f1"] and one["confusion"] == runs[0]["confusion"]
+    assert one["holdout_macro_f1"] == pytest.approx(runs[0]["holdout_macro_f1"], abs=1e-3)  # torchmetrics vs sklearn
+    models = [TopicClassifier.load_from_checkpoint(best_checkpoint(tmp_path / "ynat", r)) for r in runs]
+    by_hand = (probabilities(models[0], data) + probabilities(models[1], data)) / 2
+    both = seed_ensemble(data, tmp_path / "ynat", runs)
+    assert both["macro_f1"] == scores([data.labels[i] for i in data.dev], by_hand.argmax(1).tolist())["macro_f1"]
+    assert both["members"] == ["elmo-learned-learned-input/seed0", "elmo-learned-learned-input/seed1"]
+    with pytest.raises(ValueError, match="at least one"):
+        seed_ensemble(data, tmp_path / "ynat", [])
