@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from elmo.classify import holdout_split
+from elmo.classify import N_CLASSES, YnatData, holdout_split
 from elmo.metrics import scores
 
 CS = (0.5, 1.0, 2.0, 4.0, 8.0)  # the C grid searched on the holdout
@@ -81,6 +81,21 @@ def tfidf_logreg(
     model = tfidf_pipeline(C, min_df).fit(list(zip(train_texts, train_tokens)), np.asarray(train_labels))
     preds = model.predict(list(zip(eval_texts, eval_tokens))).astype(int)
     return (preds, {"C": C, "holdout_macro_f1": f1}) if return_details else preds
+
+
+def tfidf_probabilities(data: YnatData, C: float, min_df: int = 1) -> dict[str, np.ndarray]:
+    """{"holdout", "dev"} -> (N, 7) probabilities of TF-IDF + LR trained on `data.fit` only: the
+    rows the neural models train on, so the comparison (and a blend weighted on the holdout) is
+    like for like."""
+    pairs, labels = list(zip(data.texts, data.tokens)), np.asarray(data.labels)
+    model = tfidf_pipeline(C, min_df).fit([pairs[i] for i in data.fit], labels[data.fit])
+    out = {}
+    for split in ("holdout", "dev"):
+        rows = data.split(split)
+        out[split] = np.zeros((len(rows), N_CLASSES))
+        # predict_proba's columns are the classes seen in fit: place them by label id.
+        out[split][:, model.classes_] = model.predict_proba([pairs[i] for i in rows])
+    return out
 
 
 def majority_class(train_labels: Sequence[int], n: int) -> np.ndarray:

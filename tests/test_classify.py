@@ -312,3 +312,19 @@ def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
     assert both["members"] == ["elmo-learned-learned-input/seed0", "elmo-learned-learned-input/seed1"]
     with pytest.raises(ValueError, match="at least one"):
         seed_ensemble(data, tmp_path / "ynat", [])
+
+
+def test_weighted_pair_picks_the_weight_on_the_holdout(data):
+    from elmo.baselines import tfidf_probabilities
+    from elmo.ensemble import scored, weighted_pair
+
+    tfidf = tfidf_probabilities(data, C=1.0)
+    assert tfidf["dev"].shape == (len(data.dev), 7) and np.allclose(tfidf["dev"].sum(1), 1)
+    rng = np.random.default_rng(0)
+    noise = {s: rng.dirichlet(np.ones(7), size=len(data.split(s))) for s in ("holdout", "dev")}
+    blend = weighted_pair(data, noise, tfidf)
+    # Random probabilities add nothing on the holdout: the blend leans on TF-IDF (w small).
+    assert blend["weight"] <= 0.5
+    assert blend["holdout_macro_f1"] >= scored(data, tfidf)["holdout_macro_f1"]
+    only = weighted_pair(data, tfidf, tfidf)
+    assert only["weight"] == 0.5 and only["macro_f1"] == scored(data, tfidf)["macro_f1"]
