@@ -29,6 +29,7 @@ SOURCES = {
     "probing": "probe_results.json",
     "senses": "senses_results.json",
     "notebook_times": "notebook_times.json",
+    "tradeoff": "tradeoff.json",
 }
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -106,6 +107,16 @@ def timings_markdown(times: dict) -> str:
     return "\n".join(rows)
 
 
+def tradeoff_markdown(rows: dict) -> str:
+    out = ["| biLM pretraining | its minutes | valid ppl | finetuning minutes | dev macro-F1 | seed ensemble |",
+           "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in sorted(rows.values(), key=lambda r: r["pretrain_epochs"]):
+        f1 = r["dev_macro_f1"]
+        out.append(f"| {r['pretrain_epochs']} epochs | {r['pretrain_minutes']:.0f} | {r['valid_ppl']:.1f} | "
+                   f"{r['finetune_minutes']:.0f} | {f1['mean']:.1f} ± {f1['std']:.1f} | {r['ensemble']['macro_f1']:.1f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def _ablation_markdown(summary: dict) -> str:
     from elmo.ablation import ablation_markdown  # imports torch and Lightning: only when needed
 
@@ -131,6 +142,9 @@ SECTIONS = (
     ("*", lambda r: f"**Beside the paper** ({SOURCE}; its numbers typed from the paper's text in "
      "`elmo/paper.py`, ours from this profile's runs; different languages, tasks and scales, so compare "
      "the direction of each finding, not the values):", comparison_markdown),
+    ("tradeoff", lambda t: "**Minutes against macro-F1**: the biLM pretrained for longer, then 03's ELMo model "
+     "(input + output) over its seeds (`python -m elmo.tradeoff --profile cpu --epochs 2 4 6`, not part of "
+     "`make reproduce`; wall minutes as measured, on a machine that was not always idle):", tradeoff_markdown),
     ("notebook_times", lambda t: "**Wall time** of each notebook on this profile (2 cores, as last run; a "
      "rerun reuses the tokenized corpus and the trained biLM, so 01 and 02 then take less than a first "
      "run, whose biLM training time is given under the perplexity table):", timings_markdown),

@@ -56,3 +56,11 @@ def test_paper_comparison_reads_our_numbers_from_the_results():
     assert any("41.0 with ELMo vs 30.0 without; the baseline at 10 % reaches 45.0" in c for c in found.values())
     assert not any("POS" in a or "perplexity" in a for a in found)  # parts without results are left out
     assert results.comparison_markdown(r).count("\n") == 1 + len(found)
+
+
+def test_tradeoff_table_sorted_by_pretraining_length():
+    row = {"pretrain_minutes": 20.0, "valid_ppl": 94.8, "finetune_minutes": 11.4,
+           "dev_macro_f1": {"mean": 79.8, "std": 0.3}, "ensemble": {"macro_f1": 81.5}}  # fmt: skip
+    md = results.tradeoff_markdown({"4": {**row, "pretrain_epochs": 4, "valid_ppl": 80.0}, "2": {**row, "pretrain_epochs": 2}})
+    lines = md.splitlines()
+    assert lines[2] == "| 2 epochs | 20 | 94.8 | 11 | 79.8 ± 0.3 | 81.5 |" and lines[3].startswith("| 4 epochs |")
