@@ -142,14 +142,34 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     achieved = flops / seconds / 1e9
     parts = component_times(model, step, *data, repeats=max(2, repeats // 2))
+    lstm_share = lstm_flops(model, step, data[0]) / flops
     return {
         "profile": profile, "precision": precision, "softmax": m.softmax, "compile": compile,
         "batch": [batch, length], "params_millions": sum(p.numel() for p in model.parameters()) / 1e6,
         "threads": torch.get_num_threads(), "tokens_per_s": tokens / seconds, "step_seconds": seconds,
         "gflop_per_step": flops / 1e9, "achieved_gflops": achieved, "peak_gflops": peak,
         "fraction_of_peak": achieved / (peak["bf16"] if precision.startswith("bf16") else peak["fp32"]),
-        "seconds_by_part": parts,
+        "seconds_by_part": parts, "lstm_flop_share": lstm_share,
+        "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]),
     }  # fmt: skip
+
+
+def lstm_flops(model: BiLM, step: Step, chars: torch.Tensor) -> float:
+    """Counted FLOPs of both directions' LSTM stacks, forward and backward, for one batch."""
+    x = model.encode_tokens(chars).detach().requires_grad_()
+    with FlopCounterMode(display=False) as counter:
+        with step.autocast():
+            outs = model._run_stack(model.forward_lstms, x) + model._run_stack(model.backward_lstms, x)
+        sum(o.float().sum() for o in outs).backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
+def peak_ceiling(lstm_share: float, fp32_peak: float, bf16_peak: float) -> float:
+    """The best fraction of the bf16 peak a step can reach when its LSTM FLOPs run at most at
+    the fp32 peak (`nn.LSTM(proj_size=...)` has no oneDNN, hence no bf16, path on CPU) and all
+    the rest at the bf16 peak (Amdahl): 1 / (share / fp32 + (1 - share) / bf16) / bf16."""
+    return 1.0 / (lstm_share / fp32_peak + (1.0 - lstm_share) / bf16_peak) / bf16_peak
 
 
 def main(argv=None) -> None:
@@ -181,6 +201,8 @@ def main(argv=None) -> None:
     print(f"  counted FLOPs      {r['gflop_per_step']:8.2f} GFLOP/step -> {r['achieved_gflops']:.0f} GFLOP/s")
     print(f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s")
     print(f"  fraction of peak   {r['fraction_of_peak']:.1%} (of the {'bf16' if 'bf16' in r['precision'] else 'fp32'} peak)")
+    print(f"  LSTM FLOP share    {r['lstm_flop_share']:.1%}: even at the fp32 peak for the LSTM and the bf16 peak for "
+          f"the rest, a step reaches at most {r['bf16_ceiling']:.1%} of the bf16 peak")  # fmt: skip
     e = embedding_throughput(args.profile)
     print(f"  ELMo embedding     {e['sentences_per_s']:8.0f} sentences/s ({e['tokens_per_s']:.0f} tokens/s, frozen biLM, all layers)")
     print("  time by part (each timed alone, forward + backward):")

@@ -143,11 +143,12 @@ SECTIONS = (
      "`elmo/paper.py`, ours from this profile's runs; different languages, tasks and scales, so compare "
      "the direction of each finding, not the values):", comparison_markdown),
     ("tradeoff", lambda t: "**Minutes against macro-F1**: the biLM pretrained for longer, then 03's ELMo model "
-     "(input + output) over its seeds (`python -m elmo.tradeoff --profile cpu --epochs 2 4 6`, not part of "
-     "`make reproduce`; wall minutes as measured, on a machine that was not always idle):", tradeoff_markdown),
-    ("notebook_times", lambda t: "**Wall time** of each notebook on this profile (2 cores, as last run; a "
-     "rerun reuses the tokenized corpus and the trained biLM, so 01 and 02 then take less than a first "
-     "run, whose biLM training time is given under the perplexity table):", timings_markdown),
+     "(input + output) over its seeds (`python -m elmo.tradeoff --profile cpu --epochs 2 4`, not part of "
+     "`make reproduce`). Minutes are as recorded while each part ran, on a machine that was not always "
+     "idle; the perplexity table above gives 2 epochs' time on the first, idle run:", tradeoff_markdown),
+    ("notebook_times", lambda t: "**Wall time** of each notebook on this profile, as the runner recorded "
+     "its last run on 2 cores (`runs/<profile>/notebook_times.json`; a rerun reuses the tokenized corpus, "
+     "the biLM, the layer caches and GloVe, so its 01, 02, 05 and 06 take less):", timings_markdown),
 )  # fmt: skip
 
 
