@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 
 from elmo import finetune_report
 from elmo.bilm import BiLM
-from elmo.classify import YnatData, resolve_variant, run_provenance
+from elmo.classify import YnatData, resolve_variant, saved_runs
 from elmo.config import Config
 from elmo.corpus import Corpus
 from elmo.jobs import Job, run_jobs
@@ -107,15 +107,9 @@ FINETUNE_NAMES = {MAIN: "biLSTM + ELMo (input)", NO_ELMO: "biLSTM, no ELMo"}
 
 def reuse_finetune_runs(path: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
     """The grid's main and no-ELMo runs from 03's `finetune_results.json`, when 03 made them
-    with these exact settings and biLM (each run seeds itself, so rerunning them would give the
-    same numbers); {} when the file is missing or was made otherwise."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    saved = json.loads(path.read_text())
-    if saved.get("_provenance") != run_provenance(cfg, artifact):
-        return {}
-    return {grid_name: saved[name]["runs"] for grid_name, name in FINETUNE_NAMES.items() if name in saved}
+    with these exact settings and biLM (`classify.saved_runs`); {} otherwise."""
+    saved = saved_runs(path, cfg, artifact)
+    return {grid_name: saved[name] for grid_name, name in FINETUNE_NAMES.items() if name in saved}
 
 
 def grid_seconds(results: dict[str, list[dict]]) -> float:

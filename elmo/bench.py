@@ -98,9 +98,7 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
         y.float().sum().backward()
 
     def lstms():
-        with step.autocast():
-            outs = model._run_stack(model.forward_lstms, x) + model._run_stack(model.backward_lstms, x)
-        sum(o.float().sum() for o in outs).backward()
+        lstm_pass(model, step, x)
 
     def softmax():
         with step.autocast():
@@ -158,11 +156,16 @@ def lstm_flops(model: BiLM, step: Step, chars: torch.Tensor) -> float:
     """Counted FLOPs of both directions' LSTM stacks, forward and backward, for one batch."""
     x = model.encode_tokens(chars).detach().requires_grad_()
     with FlopCounterMode(display=False) as counter:
-        with step.autocast():
-            outs = model._run_stack(model.forward_lstms, x) + model._run_stack(model.backward_lstms, x)
-        sum(o.float().sum() for o in outs).backward()
+        lstm_pass(model, step, x)
     model.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
+
+
+def lstm_pass(model: BiLM, step: Step, x: torch.Tensor) -> None:
+    """Forward and backward through both directions' LSTM stacks from token vectors x (B, T, D)."""
+    with step.autocast():
+        outs = model._run_stack(model.forward_lstms, x) + model._run_stack(model.backward_lstms, x)
+    sum(o.float().sum() for o in outs).backward()
 
 
 def peak_ceiling(lstm_share: float, fp32_peak: float, bf16_peak: float) -> float:

@@ -518,6 +518,19 @@ def run_provenance(cfg: Config, artifact: str | Path) -> dict:
     return json.loads(json.dumps({"finetune": asdict(cfg.finetune), "bilm_sha256": sha}))
 
 
+def saved_runs(path: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
+    """{model name: runs} from 03's `finetune_results.json` at `path`, when 03 made them with these
+    exact settings and biLM (each run seeds itself, so training them again would repeat them);
+    {} when the file is missing or was made otherwise."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    if saved.get("_provenance") != run_provenance(cfg, artifact):
+        return {}
+    return {name: entry["runs"] for name, entry in saved.items() if not name.startswith("_")}
+
+
 def summarize(results: Sequence[dict], key: str = "macro_f1") -> dict:
     """{"mean", "std" (sample, ddof=1), "n", "values"} of `key` over per-seed results."""
     return mean_std([r[key] for r in results])

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from elmo.classify import YnatData, run_provenance, summarize
+from elmo.classify import YnatData, saved_runs, summarize
 from elmo.config import Config, get_config
 from elmo.embedder import LayerCache
 from elmo.ensemble import scored, seed_probabilities
@@ -67,16 +67,6 @@ def pretrained(profile: str, epochs: int) -> tuple[Path, dict]:
     return artifact, record
 
 
-def reused_runs(cfg: Config, artifact: Path) -> tuple[list[dict], Path]:
-    """03's main-model runs and their folder when 03 trained them on this very biLM and settings
-    (each run seeds itself, so training them again would repeat them); ([], folder) otherwise."""
-    path = run_dir(cfg.profile) / "finetune_results.json"
-    saved = json.loads(path.read_text()) if path.exists() else {}
-    if saved.get("_provenance") != run_provenance(cfg, artifact):
-        return [], run_dir(cfg.profile, "ynat")
-    return saved.get(FINETUNE_MAIN, {}).get("runs", []), run_dir(cfg.profile, "ynat")
-
-
 def measure(profile: str, epochs: int, data: YnatData) -> dict:
     """One row of the trade-off: pretraining minutes and valid perplexity, finetuning minutes
     and dev macro-F1 of the main model (mean ± std over seeds, and the seed ensemble)."""
@@ -85,7 +75,9 @@ def measure(profile: str, epochs: int, data: YnatData) -> dict:
     t0 = time.perf_counter()
     cached = data.with_cache(LayerCache.build(artifact, data.tokens, cache_root=run_dir(profile, "cache")))
     cache_seconds = time.perf_counter() - t0
-    runs, root = reused_runs(cfg, artifact)
+    # 03's runs of this model, when 03 trained them on this very biLM and settings.
+    runs = saved_runs(run_dir(profile) / "finetune_results.json", cfg, artifact).get(FINETUNE_MAIN, [])
+    root = run_dir(profile, "ynat")
     if not runs:
         out = run_dir(profile, f"tradeoff-e{epochs}")
         runs, root = run_jobs(cfg, cached, [Job(MAIN, s) for s in cfg.finetune.seeds], out, logger=False), out / "ynat"
