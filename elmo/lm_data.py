@@ -1,4 +1,4 @@
-"""Batches for biLM pretraining: encoded sentences, length buckets, a LightningDataModule.
+"""Batches for biLM pretraining: encoded sentences in length buckets, a LightningDataModule.
 
 Sentences are stored as arrays of *type* indices into a spelling table (one row of character
 ids per distinct token string), so the corpus costs one int per token, not `max_chars` ints.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
+from elmo.batching import BucketBatchSampler
 from elmo.config import Config
 from elmo.corpus import Corpus, load_corpus, settings_of
 from elmo.tokenize import BOS, EOS, PAD_ID, TextEncoder
@@ -74,55 +75,6 @@ class EncodedSentences(Dataset):
         # (B, T) type ids -> (B, T, W) character ids; padded positions become all-pad rows.
         char_ids = self.type_char_ids[types].masked_fill(~mask.unsqueeze(-1), PAD_ID)
         return Batch(token_ids, char_ids, mask)
-
-
-class BucketBatchSampler(Sampler[list[int]]):
-    """Batches of sentences of similar length, in an order fixed by (seed, epoch).
-
-    Sentences are shuffled, cut into pools of 50 batches, sorted by length within a pool, then
-    batched; the batch order is shuffled again. Under DDP each rank takes every world-th batch
-    (for training, the count is trimmed to a multiple of the world size).
-    """
-
-    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool = True, seed: int = 0, pool: int = 50):
-        self.lengths, self.batch_size, self.shuffle, self.seed, self.pool = lengths, batch_size, shuffle, seed, pool
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at the start of each epoch
-        self.epoch = epoch
-
-    def _all_batches(self) -> list[list[int]]:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(len(self.lengths)) if self.shuffle else np.arange(len(self.lengths))
-        span = self.batch_size * self.pool
-        batches = []
-        for start in range(0, len(order), span):
-            chunk = order[start : start + span]
-            chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
-            batches += [chunk[i : i + self.batch_size].tolist() for i in range(0, len(chunk), self.batch_size)]
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        return batches
-
-    def __iter__(self) -> Iterator[list[int]]:
-        rank, world = _rank_world()
-        batches = self._all_batches()
-        return iter(self._trim(batches, world)[rank::world])
-
-    def __len__(self) -> int:
-        rank, world = _rank_world()
-        return len(self._trim(self._all_batches(), world)[rank::world])
-
-    def _trim(self, batches: list, world: int) -> list:
-        # Training ranks must step together (DDP syncs gradients every step); evaluation keeps
-        # every batch, so held-out perplexity counts each sentence exactly once.
-        return batches[: len(batches) - len(batches) % world] if self.shuffle else batches
-
-
-def _rank_world() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 class PetitionsLM(pl.LightningDataModule):

@@ -177,6 +177,19 @@ def test_batch_aligns_layers_and_guards_length(data):
 # ----------------------------------------------------------------------------- model
 
 
+def test_training_batches_bucket_by_length_cover_fit_and_reorder_by_epoch(data):
+    loader = data.loader("fit", 32, shuffle=True, seed=0)
+    first = list(loader.batch_sampler)
+    rows = [data.fit[i] for b in first for i in b]
+    assert sorted(rows) == sorted(data.fit)  # every fit row once per epoch, nothing else
+    lengths = [[len(data.tokens[data.fit[i]]) for i in b] for b in first]
+    assert np.mean([max(n) - min(n) for n in lengths]) <= 1  # toy headlines are 3-5 tokens
+    loader.batch_sampler.set_epoch(1)
+    assert list(loader.batch_sampler) != first
+    assert list(data.loader("fit", 32, shuffle=True, seed=1).batch_sampler) != first
+    assert [r for b in data.loader("dev", 32) for r in b.labels.tolist()] == [data.labels[i] for i in data.dev]
+
+
 def test_no_elmo_model_has_no_scalar_mix(data):
     model = build_model(tiny_cfg(), data, resolve_variant({}))
     assert not any(isinstance(m, ScalarMix) for m in model.modules())

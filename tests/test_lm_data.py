@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from elmo.lm_data import BucketBatchSampler, EncodedSentences, PetitionsLM
+from elmo.batching import BucketBatchSampler
+from elmo.lm_data import EncodedSentences, PetitionsLM
 from elmo.tokenize import BOS, EOS, PAD_ID, TextEncoder, TokenizerSettings
 
 from lm_fixtures import synthetic_corpus, tiny_config
@@ -48,3 +49,17 @@ def test_datamodule_builds_vocab_from_train_only():
     batch = next(iter(dm.val_dataloader()))
     assert batch.char_ids.dim() == 3 and batch.mask.dtype == torch.bool
     assert EOS in dm.encoder.tokens
+
+
+def test_lightning_reaches_the_bucket_sampler_epoch():
+    """Lightning sets the epoch through `loader.batch_sampler.sampler`; each epoch must reorder."""
+    from lightning_fabric.utilities.data import _set_sampler_epoch
+    from torch.utils.data import DataLoader
+
+    lengths = np.random.default_rng(0).integers(3, 60, size=300)
+    loader = DataLoader(list(range(300)), batch_sampler=BucketBatchSampler(lengths, 16, seed=0))
+    first = list(loader.batch_sampler)
+    _set_sampler_epoch(loader, 1)
+    assert list(loader.batch_sampler) != first
+    _set_sampler_epoch(loader, 0)
+    assert list(loader.batch_sampler) == first
