@@ -5,7 +5,7 @@ on the fixed 10 % holdout of train; macro-F1 and accuracy over the full dev set)
 several seeds on the cached biLM layers, so only the small task models train here.
 
     GRID              name -> variant (a `classify.DEFAULT_VARIANT` update)
-    run_grid          each variant over each seed              -> {name: [result, ...]}
+    run_grid          each variant over each seed (from elmo.jobs) -> {name: [result, ...]}
     paired            seed-matched differences and a paired t-test between two variants
     subsample_fit     a stratified fraction of the `fit` rows (holdout and dev unchanged)
     sample_efficiency macro-F1 against that fraction, with and without ELMo
@@ -34,7 +34,7 @@ from elmo.bilm import BiLM
 from elmo.classify import YnatData, resolve_variant, saved_runs
 from elmo.config import Config
 from elmo.corpus import Corpus
-from elmo.jobs import Job, run_jobs
+from elmo.jobs import Job, run_grid, run_jobs  # run_grid: 04 calls it as ablation.run_grid
 from elmo.lm_data import EncodedSentences, PetitionsLM
 from elmo.metrics import mean_std
 from elmo.pretrain import BiLMTask, evaluate, make_trainer
@@ -75,30 +75,6 @@ EFFICIENCY_MODELS = {"with ELMo": MAIN, "without ELMo": NO_ELMO}
 
 
 # ----------------------------------------------------------------------------- the grid
-
-
-def run_grid(
-    cfg: Config,
-    data: YnatData,
-    grid: dict[str, dict],
-    seeds: Sequence[int] | None = None,
-    out_dir: Path | None = None,
-    logger: bool = True,
-    workers: int | None = None,
-) -> dict[str, list[dict]]:
-    """Each variant of `grid` over `seeds` (default FinetuneConfig.seeds) -> {name: [result per seed]}.
-
-    A result is `classify.train_and_evaluate`'s dict plus "wall_seconds": the whole run of that
-    seed (build, train, select, score dev). All variant × seed runs share one pool of `workers`
-    processes (`elmo.jobs`), so a slow variant does not leave a core idle.
-    """
-    seeds = cfg.finetune.seeds if seeds is None else seeds
-    keys = [(name, s) for name in grid for s in seeds]
-    done = run_jobs(cfg, data, [Job(grid[name], s) for name, s in keys], out_dir, logger, workers)
-    results: dict[str, list[dict]] = {name: [] for name in grid}
-    for (name, _), r in zip(keys, done):
-        results[name].append(r)
-    return results
 
 
 # 03_finetune's names for the two grid variants it trains with the very same settings.

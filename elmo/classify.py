@@ -500,25 +500,6 @@ def _log_result(trainer: pl.Trainer, result: dict) -> None:
         lg.finalize("success")
 
 
-def run_seeds(
-    cfg: Config,
-    data: YnatData,
-    variant: dict | None,
-    out_dir: Path | None = None,
-    seeds: Sequence[int] | None = None,
-    logger: bool = True,
-    workers: int | None = None,
-) -> list[dict]:
-    """`train_and_evaluate` for each seed (default: FinetuneConfig.seeds), in seed order.
-
-    The seeds run in `workers` processes (default FinetuneConfig.workers; see `elmo.jobs`).
-    """
-    from elmo.jobs import Job, run_jobs  # elmo.jobs builds on this module
-
-    seeds = cfg.finetune.seeds if seeds is None else seeds
-    return run_jobs(cfg, data, [Job(variant or {}, s) for s in seeds], out_dir, logger, workers)
-
-
 def run_provenance(cfg: Config, artifact: str | Path) -> dict:
     """What decides a task-model run's numbers besides variant and seed: the finetuning
     settings and the biLM weights. 03 stores it with its results; 04 compares it before reuse."""

@@ -68,6 +68,30 @@ def run_jobs(
         return list(pool.map(_run_in_worker, [(cfg, job, out_dir, logger) for job in jobs]))
 
 
+def run_grid(
+    cfg: Config,
+    data: YnatData,
+    grid: dict[str, dict],
+    seeds: Sequence[int] | None = None,
+    out_dir: Path | None = None,
+    logger: bool = True,
+    workers: int | None = None,
+) -> dict[str, list[dict]]:
+    """Each variant of `grid` over `seeds` (default FinetuneConfig.seeds) -> {name: [result per seed]}.
+
+    A result is `classify.train_and_evaluate`'s dict plus "wall_seconds": the whole run of that
+    seed (build, train, select, score dev). All variant × seed runs share one pool of `workers`
+    processes, so a slow variant does not leave a core idle.
+    """
+    seeds = cfg.finetune.seeds if seeds is None else seeds
+    keys = [(name, s) for name in grid for s in seeds]
+    done = run_jobs(cfg, data, [Job(grid[name], s) for name, s in keys], out_dir, logger, workers)
+    results: dict[str, list[dict]] = {name: [] for name in grid}
+    for (name, _), r in zip(keys, done):
+        results[name].append(r)
+    return results
+
+
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool) -> dict:
     """One job in this process; "wall_seconds" covers build, training, selection and dev scoring,
     "n_fit" counts the rows trained on."""

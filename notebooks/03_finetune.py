@@ -33,10 +33,11 @@ import json
 
 from elmo import finetune_report as report
 from elmo.baselines import majority_class, tfidf_logreg, tfidf_probabilities
-from elmo.classify import TopicClassifier, YnatData, predict, run_provenance, run_seeds
+from elmo.classify import TopicClassifier, YnatData, predict, run_provenance
 from elmo.config import get_config
 from elmo.embedder import Elmo, LayerCache
 from elmo.ensemble import scored, seed_probabilities, weighted_pair
+from elmo.jobs import run_grid
 from elmo.metrics import scores
 from elmo.plots import save_figure
 from elmo.pretrain import pretrain
@@ -80,7 +81,7 @@ results["TF-IDF + LR, fit rows only"] = [scored(data, tfidf_fit)]
 # ## The task model without and with ELMo
 # Same biLSTM, same seeds, same selection; the only difference is the ELMo input (and, in the
 # third model, a second, independent mix concatenated to the biLSTM's output, as the paper
-# does for some tasks). The seeds train side by side (`FinetuneConfig.workers` processes).
+# does for some tasks). All models and seeds train side by side (`FinetuneConfig.workers` processes).
 
 # %%
 variants = {
@@ -88,8 +89,7 @@ variants = {
     "biLSTM + ELMo (input)": {"elmo": True},
     "biLSTM + ELMo (input + output)": {"elmo": True, "placement": "input_output"},
 }
-for name, variant in variants.items():
-    results[name] = run_seeds(cfg, data, variant)
+results.update(run_grid(cfg, data, variants))  # all 3 models x 3 seeds in one pool of workers
 
 # %% [markdown]
 # ## Seed ensembles, and does ELMo add to TF-IDF?
