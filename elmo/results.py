@@ -112,7 +112,7 @@ def tradeoff_markdown(rows: dict) -> str:
            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in sorted(rows.values(), key=lambda r: r["pretrain_epochs"]):
         f1 = r["dev_macro_f1"]
-        out.append(f"| {r['pretrain_epochs']} epochs | {r['pretrain_minutes']:.0f} | {r['valid_ppl']:.1f} | "
+        out.append(f"| {r['pretrain_epochs']} epoch{'s' if r['pretrain_epochs'] != 1 else ''} | {r['pretrain_minutes']:.0f} | {r['valid_ppl']:.1f} | "
                    f"{r['finetune_minutes']:.0f} | {f1['mean']:.1f} ± {f1['std']:.1f} | {r['ensemble']['macro_f1']:.1f} |")  # fmt: skip
     return "\n".join(out)
 
@@ -142,10 +142,10 @@ SECTIONS = (
     ("*", lambda r: f"**Beside the paper** ({SOURCE}; its numbers typed from the paper's text in "
      "`elmo/paper.py`, ours from this profile's runs; different languages, tasks and scales, so compare "
      "the direction of each finding, not the values):", comparison_markdown),
-    ("tradeoff", lambda t: "**Minutes against macro-F1**: the biLM pretrained for longer, then 03's ELMo model "
-     "(input + output) over its seeds (`python -m elmo.tradeoff --profile cpu --epochs 2 4`, not part of "
-     "`make reproduce`). Minutes are as recorded while each part ran, on a machine that was not always "
-     "idle; the perplexity table above gives 2 epochs' time on the first, idle run:", tradeoff_markdown),
+    ("tradeoff", lambda t: "**Minutes against macro-F1**: the biLM pretrained for different lengths, then 03's "
+     "ELMo model (input + output) over its seeds (`python -m elmo.tradeoff --profile cpu --epochs "
+     f"{' '.join(sorted(t, key=int))}`, not part of `make reproduce`; the profile's own length reuses 02's "
+     "biLM and 03's runs). Minutes are wall clock as recorded while each part ran on 2 cores:", tradeoff_markdown),
     ("notebook_times", lambda t: "**Wall time** of each notebook on this profile, as the runner recorded "
      "its last run on 2 cores (`runs/<profile>/notebook_times.json`; a rerun reuses the tokenized corpus, "
      "the biLM, the layer caches and GloVe, so its 01, 02, 05 and 06 take less):", timings_markdown),
