@@ -5,7 +5,6 @@ on the fixed 10 % holdout of train; macro-F1 and accuracy over the full dev set)
 several seeds on the cached biLM layers, so only the small task models train here.
 
     GRID              name -> variant (a `classify.DEFAULT_VARIANT` update)
-    run_grid          each variant over each seed (from elmo.jobs) -> {name: [result, ...]}
     paired            seed-matched differences and a paired t-test between two variants
     subsample_fit     a stratified fraction of the `fit` rows (holdout and dev unchanged)
     sample_efficiency macro-F1 against that fraction, with and without ELMo
@@ -34,7 +33,7 @@ from elmo.bilm import BiLM
 from elmo.classify import YnatData, resolve_variant, saved_runs
 from elmo.config import Config
 from elmo.corpus import Corpus
-from elmo.jobs import Job, run_grid, run_jobs  # run_grid: 04 calls it as ablation.run_grid
+from elmo.jobs import Job, run_jobs
 from elmo.lm_data import EncodedSentences, PetitionsLM
 from elmo.metrics import mean_std
 from elmo.pretrain import BiLMTask, evaluate, make_trainer

@@ -112,7 +112,8 @@ def tradeoff_markdown(rows: dict) -> str:
            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in sorted(rows.values(), key=lambda r: r["pretrain_epochs"]):
         f1 = r["dev_macro_f1"]
-        out.append(f"| {r['pretrain_epochs']} epoch{'s' if r['pretrain_epochs'] != 1 else ''} | {r['pretrain_minutes']:.0f} | {r['valid_ppl']:.1f} | "
+        n = r["pretrain_epochs"]
+        out.append(f"| {n} epoch{'s' if n != 1 else ''} | {r['pretrain_minutes']:.0f} | {r['valid_ppl']:.1f} | "
                    f"{r['finetune_minutes']:.0f} | {f1['mean']:.1f} ± {f1['std']:.1f} | {r['ensemble']['macro_f1']:.1f} |")  # fmt: skip
     return "\n".join(out)
 

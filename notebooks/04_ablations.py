@@ -34,6 +34,7 @@ from elmo import ablation
 from elmo.classify import YnatData
 from elmo.config import get_config
 from elmo.embedder import LayerCache
+from elmo.jobs import run_grid
 from elmo.plots import save_figure
 from elmo.pretrain import pretrain
 from elmo.runs import run_dir, seed_everything
@@ -67,7 +68,7 @@ print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,
 fraction = cfg.finetune.ablation_fraction
 grid_data = ablation.subsample_fit(data, fraction)
 print(f"grid trains on {len(grid_data.fit):,} of {len(data.fit):,} fit headlines ({fraction:g})")
-results = ablation.run_grid(cfg, grid_data, ablation.GRID, seeds)
+results = run_grid(cfg, grid_data, ablation.GRID, seeds)
 table = ablation.ablation_table(results)
 print(f"grid: {len(results)} variants x {len(seeds)} seeds, {ablation.grid_seconds(results) / 60:.1f} min "
       f"of training summed over runs ({cfg.finetune.workers} side by side); "
@@ -138,7 +139,7 @@ adapted = ablation.adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=1
 info = ablation.adaptation_summary(adapted)
 adapted_data = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(profile, "cache")))
 main_adapted = {"main, adapted biLM": {**ablation.GRID[ablation.MAIN], "name": "abl-main-adapted"}}
-adapted_runs = ablation.run_grid(cfg, ablation.subsample_fit(adapted_data, fraction), main_adapted, seeds)["main, adapted biLM"]
+adapted_runs = run_grid(cfg, ablation.subsample_fit(adapted_data, fraction), main_adapted, seeds)["main, adapted biLM"]
 ablation.adaptation_table(results[ablation.MAIN], adapted_runs, info)
 
 # %%

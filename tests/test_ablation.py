@@ -17,11 +17,11 @@ from elmo.ablation import (
     adaptation_summary,
     paired,
     paired_table,
-    run_grid,
     subsample_fit,
     weights_heatmap_figure,
 )
 from elmo.bilm import BiLM
+from elmo.jobs import run_grid
 from elmo.classify import resolve_variant
 from elmo.tokenize import TextEncoder, TokenizerSettings
 
