@@ -3,176 +3,22 @@
     python -m elmo.bench --profile cpu [--precision bf16-mixed] [--softmax adaptive] [--compile]
     python -m elmo.bench --profile cpu --compare softmax --seconds 150   # quality per second
 
-Prints tokens/s of a full training step (forward, backward, clipping, optimizer), the FLOPs of
-that step as counted by `torch.utils.flop_counter`, the achieved GFLOP/s, the matmul peak
-measured in the same run (fp32 and bf16), the ratio, and where the time goes. A benchmark,
-not a test: machines here are shared and noisy, so compare numbers from one run only.
+The measurements: `elmo.bilm.bench`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
-from contextlib import nullcontext
-from pathlib import Path
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from elmo.bilm import BiLM
-from elmo.config import PROFILES, get_config
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
-    """GFLOP/s of square matmuls in `dtype` (best of repeated timings)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    best, t_end = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < t_end:
-        t0 = time.perf_counter()
-        a @ b
-        best = max(best, 2 * n**3 / (time.perf_counter() - t0) / 1e9)
-    return best
-
-
-def synthetic_batch(n_tokens: int, n_chars: int, batch: int, length: int, width: int):
-    """A full (unpadded) batch shaped like text: token types drawn from a Zipf law (s = 1).
-
-    Each type has one random spelling of 1-4 characters, so frequent tokens repeat within a
-    batch as they do in the petitions (which the encoder's per-spelling cache relies on).
-    """
-    g = torch.Generator().manual_seed(0)
-    probs = 1.0 / torch.arange(1, n_tokens - 3, dtype=torch.float64)
-    types = torch.multinomial(probs, batch * length, replacement=True, generator=g) + 4  # (B*T,)
-    spell = torch.zeros(n_tokens, width, dtype=torch.long)
-    n_ch = torch.randint(1, 5, (n_tokens,), generator=g)
-    body = torch.randint(6, n_chars, (n_tokens, width), generator=g)
-    pos = torch.arange(width)
-    spell = torch.where(pos < n_ch[:, None] + 2, body, spell)
-    spell[:, 0] = 2  # <bow>
-    spell[torch.arange(n_tokens), n_ch + 1] = 3  # <eow>
-    chars = spell[types].view(batch, length, width)
-    return chars, types.view(batch, length), torch.ones(batch, length, dtype=torch.bool)
-
-
-class Step:
-    """One training step of a BiLM, with the autocast context of a precision."""
-
-    def __init__(self, model: BiLM, precision: str, lr: float = 0.2, clip: float = 10.0):
-        self.model, self.clip = model, clip
-        self.opt = torch.optim.Adagrad(model.parameters(), lr=lr, initial_accumulator_value=1.0)
-        bf16 = precision.startswith("bf16")
-        self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext
-
-    def __call__(self, chars, targets, mask) -> float:
-        with self.autocast():
-            loss = self.model.nll(chars, targets, mask)["loss"]
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
-        self.opt.step()
-        self.opt.zero_grad(set_to_none=True)
-        return float(loss)
-
-
-def time_it(fn, repeats: int) -> float:
-    fn()  # warm-up (and compilation)
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - t0) / repeats
-
-
-def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int) -> dict[str, float]:
-    """Seconds per step spent in each part (forward + backward of each, then the optimizer)."""
-    x = model.encode_tokens(chars).detach().requires_grad_()
-    with step.autocast():
-        h = torch.cat(model._top_states(chars, mask)).detach().float()
-    flat_h = h.reshape(-1, h.shape[-1]).requires_grad_()
-    flat_t = torch.cat([targets, targets]).reshape(-1)
-
-    def encoder():
-        with step.autocast():
-            y = model.encode_tokens(chars)
-        y.float().sum().backward()
-
-    def lstms():
-        lstm_pass(model, step, x)
-
-    def softmax():
-        with step.autocast():
-            nll = model.softmax(flat_h, flat_t)
-        nll.sum().backward()
-
-    def optimizer():
-        for p in model.parameters():
-            p.grad = torch.zeros_like(p)
-        step.opt.step()
-
-    parts = {"encoder": encoder, "lstm": lstms, "softmax": softmax, "optimizer": optimizer}
-    times = {k: time_it(f, repeats) for k, f in parts.items()}
-    model.zero_grad(set_to_none=True)
-    return times
-
-
-def bench(profile: str = "cpu", precision: str | None = None, softmax: str | None = None, compile: bool | None = None,
-          batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None) -> dict:  # fmt: skip
-    cfg = get_config(profile)
-    m = cfg.model
-    if softmax:
-        m.softmax = softmax
-    precision = precision or cfg.train.precision
-    compile = cfg.train.compile if compile is None else compile
-    batch = batch or cfg.train.batch_size
-    n_tokens = vocab or cfg.data.max_vocab + 4
-    model = BiLM(m, n_tokens, 3000).train()
-    if compile:
-        model.token_encoder.compile()
-        model.softmax.compile()
-    step = Step(model, precision, cfg.train.lr, cfg.train.grad_clip)
-    data = synthetic_batch(n_tokens, 3000, batch, length, cfg.data.max_chars)
-    with FlopCounterMode(display=False) as counter:
-        step(*data)
-    flops = counter.get_total_flops()
-    seconds = time_it(lambda: step(*data), repeats)
-    tokens = batch * length
-    peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    achieved = flops / seconds / 1e9
-    parts = component_times(model, step, *data, repeats=max(2, repeats // 2))
-    lstm_share = lstm_flops(model, step, data[0]) / flops
-    return {
-        "profile": profile, "precision": precision, "softmax": m.softmax, "compile": compile,
-        "batch": [batch, length], "params_millions": sum(p.numel() for p in model.parameters()) / 1e6,
-        "threads": torch.get_num_threads(), "tokens_per_s": tokens / seconds, "step_seconds": seconds,
-        "gflop_per_step": flops / 1e9, "achieved_gflops": achieved, "peak_gflops": peak,
-        "fraction_of_peak": achieved / (peak["bf16"] if precision.startswith("bf16") else peak["fp32"]),
-        "seconds_by_part": parts, "lstm_flop_share": lstm_share,
-        "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]),
-    }  # fmt: skip
-
-
-def lstm_flops(model: BiLM, step: Step, chars: torch.Tensor) -> float:
-    """Counted FLOPs of both directions' LSTM stacks, forward and backward, for one batch."""
-    x = model.encode_tokens(chars).detach().requires_grad_()
-    with FlopCounterMode(display=False) as counter:
-        lstm_pass(model, step, x)
-    model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
-
-
-def lstm_pass(model: BiLM, step: Step, x: torch.Tensor) -> None:
-    """Forward and backward through both directions' LSTM stacks from token vectors x (B, T, D)."""
-    with step.autocast():
-        outs = model._run_stack(model.forward_lstms, x) + model._run_stack(model.backward_lstms, x)
-    sum(o.float().sum() for o in outs).backward()
-
-
-def peak_ceiling(lstm_share: float, fp32_peak: float, bf16_peak: float) -> float:
-    """The best fraction of the bf16 peak a step can reach when its LSTM FLOPs run at most at
-    the fp32 peak (`nn.LSTM(proj_size=...)` has no oneDNN, hence no bf16, path on CPU) and all
-    the rest at the bf16 peak (Amdahl): 1 / (share / fp32 + (1 - share) / bf16) / bf16."""
-    return 1.0 / (lstm_share / fp32_peak + (1.0 - lstm_share) / bf16_peak) / bf16_peak
+from elmo.bilm.bench import (
+    OPTIMIZER_VARIANTS,
+    SOFTMAX_VARIANTS,
+    bench,
+    compare_training,
+    embedding_throughput,
+)
+from elmo.core.config import PROFILES
 
 
 def main(argv=None) -> None:
@@ -202,65 +48,21 @@ def main(argv=None) -> None:
           f"{r['precision']}, {r['softmax']} softmax, compile={r['compile']}, {r['threads']} threads")  # fmt: skip
     print(f"  training step      {r['step_seconds'] * 1e3:8.1f} ms   {r['tokens_per_s']:8.0f} tokens/s")
     print(f"  counted FLOPs      {r['gflop_per_step']:8.2f} GFLOP/step -> {r['achieved_gflops']:.0f} GFLOP/s")
-    print(f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s")
-    print(f"  fraction of peak   {r['fraction_of_peak']:.1%} (of the {'bf16' if 'bf16' in r['precision'] else 'fp32'} peak)")
+    print(
+        f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s"
+    )
+    print(
+        f"  fraction of peak   {r['fraction_of_peak']:.1%} (of the {'bf16' if 'bf16' in r['precision'] else 'fp32'} peak)"
+    )
     print(f"  LSTM FLOP share    {r['lstm_flop_share']:.1%}: even at the fp32 peak for the LSTM and the bf16 peak for "
           f"the rest, a step reaches at most {r['bf16_ceiling']:.1%} of the bf16 peak")  # fmt: skip
     e = embedding_throughput(args.profile)
-    print(f"  ELMo embedding     {e['sentences_per_s']:8.0f} sentences/s ({e['tokens_per_s']:.0f} tokens/s, frozen biLM, all layers)")
+    print(
+        f"  ELMo embedding     {e['sentences_per_s']:8.0f} sentences/s ({e['tokens_per_s']:.0f} tokens/s, frozen biLM, all layers)"
+    )
     print("  time by part (each timed alone, forward + backward):")
     for k, v in r["seconds_by_part"].items():
         print(f"    {k:10s} {v * 1e3:8.1f} ms  {v / total:6.1%}")
-
-
-
-def compare_training(profile: str, seconds: float, variants: dict[str, dict]) -> dict:
-    """Quality per second: train the profile's biLM under each variant for the same wall time.
-
-    `variants` maps a name to config overrides, e.g. {"full": {"model": {"softmax": "full"}}}.
-    Each variant trains from the same seed for `seconds` on the petitions and is scored by exact
-    held-out perplexity on the valid petitions (every softmax head evaluates exactly).
-    """
-    import tempfile
-
-    from elmo.pretrain import pretrain
-
-    out = {}
-    for name, overrides in variants.items():
-        sections = {k: dict(v) for k, v in overrides.items()}
-        sections.setdefault("train", {}).update(max_minutes=seconds / 60, max_epochs=100)
-        cfg = get_config(profile, **sections)
-        with tempfile.TemporaryDirectory() as tmp:
-            artifact = pretrain(cfg, out=Path(tmp), force=True, enable_progress_bar=False, logger=False)
-            results = json.loads((artifact / "config.json").read_text())["extra"]["results"]
-        out[name] = {"valid_ppl": results["valid"]["ppl"], "steps": results["global_step"]}
-        print(f"{name:24s} {out[name]['steps']:5d} steps in {seconds:.0f} s -> valid perplexity {out[name]['valid_ppl']:.1f}", flush=True)
-    return out
-
-
-@torch.no_grad()
-def embedding_throughput(profile: str = "cpu", sentences: int = 1024, length: int = 14, batch: int = 256) -> dict:
-    """Sentences/s of the frozen biLM computing all L+1 layers (what `LayerCache.build` does).
-
-    `length` 14 is the mean of [<bos>] + a YNAT headline's morphemes + [<eos>].
-    """
-    cfg = get_config(profile)
-    model = BiLM(cfg.model, cfg.data.max_vocab + 4, 3000).eval()
-    chars, _, mask = synthetic_batch(cfg.data.max_vocab + 4, 3000, batch, length, cfg.data.max_chars)
-    model(chars, mask)  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(max(1, sentences // batch)):
-        model(chars, mask)
-    seconds = time.perf_counter() - t0
-    n = max(1, sentences // batch) * batch
-    return {"sentences_per_s": n / seconds, "tokens_per_s": n * length / seconds, "batch": batch, "length": length}
-
-
-SOFTMAX_VARIANTS = {head: {"model": {"softmax": head}} for head in ("adaptive", "full", "sampled")}
-OPTIMIZER_VARIANTS = {
-    "adagrad lr 0.2 (paper)": {"train": {"optimizer": "adagrad", "lr": 0.2}},
-    "adam lr 2e-3": {"train": {"optimizer": "adam", "lr": 2e-3}},
-}
 
 
 if __name__ == "__main__":

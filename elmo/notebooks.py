@@ -12,8 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from elmo.config import PROFILES
-from elmo.runs import REPO, run_dir
+import jupytext
+import papermill
+
+from elmo.core.config import PROFILES
+from elmo.core.runs import REPO, run_dir
+from elmo.report.results import collect, write
 
 NOTEBOOKS = REPO / "notebooks"
 TIMES_FILE = "notebook_times.json"
@@ -33,9 +37,6 @@ def notebook_sources(only: list[str] | None = None) -> list[Path]:
 
 def execute(source: Path, profile: str, out_dir: Path, progress: bool = True) -> Path:
     """Convert one jupytext notebook and run it with papermill, `profile` as its parameter."""
-    import jupytext
-    import papermill
-
     out_dir.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -95,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nSTOPPED: {e}", file=sys.stderr)
         return 1
     print(f"all notebooks done in {(time.perf_counter() - t0) / 60:.1f} min")
-    from elmo import results  # after the runs: it reads what they wrote
 
-    for path in results.write(results.collect(args.profile)):
+    for path in write(collect(args.profile)):
         print(f"wrote {path.relative_to(REPO)}")
     return 0
 

@@ -24,12 +24,23 @@ profile = "cpu"
 # %%
 import json
 
-from elmo import data, stats
-from elmo.config import get_config
-from elmo.corpus import dedupe, load_corpus, settings_of, tokenize_cached
-from elmo.plots import save_figure
-from elmo.runs import run_dir, seed_everything, write_run_info
-from elmo.tokenize import Tokenizer
+from elmo.core.config import get_config
+from elmo.core.figures import save_figure
+from elmo.core.runs import run_dir, seed_everything, write_run_info
+from elmo.data import readers
+from elmo.data.corpus import dedupe, load_corpus, settings_of, tokenize_cached
+from elmo.data.stats import (
+    char_coverage,
+    char_coverage_figure,
+    label_counts,
+    label_figure,
+    oov_curve,
+    oov_figure,
+    sentence_length_figure,
+    token_counts,
+    zipf_figure,
+)
+from elmo.data.text import Tokenizer
 
 cfg = get_config(profile)
 seed_everything(cfg.seed)
@@ -46,7 +57,7 @@ print(cfg.data)
 # about 90/5/5.
 
 # %%
-petitions = data.read_petitions()
+petitions = readers.read_petitions()
 corpus = load_corpus(cfg.data)
 summary = {
     "petitions": len(petitions),
@@ -60,13 +71,13 @@ summary
 
 # %%
 lengths = {s: [len(x) for x in corpus.split(s)] for s in ("train", "valid", "test")}
-fig = stats.sentence_length_figure(lengths, cfg.data.max_tokens)
+fig = sentence_length_figure(lengths, cfg.data.max_tokens)
 save_figure(fig, "01_sentence_length", cfg)
 fig
 
 # %%
-train_counts = stats.token_counts(corpus.train)
-fig = stats.zipf_figure(train_counts)
+train_counts = token_counts(corpus.train)
+fig = zipf_figure(train_counts)
 save_figure(fig, "01_zipf", cfg)
 fig
 
@@ -77,16 +88,16 @@ fig
 # spelling of every token, so OOV here costs the softmax, not the input.
 
 # %%
-ynat = {split: data.read_ynat(split) for split in ("train", "dev")}
+ynat = {split: readers.read_ynat(split) for split in ("train", "dev")}
 dev_tokens = tokenize_cached([h.text for h in ynat["dev"]], settings_of(cfg.data))
-curve = stats.oov_curve(train_counts, {"petitions valid": corpus.valid, "petitions test": corpus.test, "YNAT dev": dev_tokens})
-fig = stats.oov_figure(curve, chosen=cfg.data.max_vocab)
+curve = oov_curve(train_counts, {"petitions valid": corpus.valid, "petitions test": corpus.test, "YNAT dev": dev_tokens})
+fig = oov_figure(curve, chosen=cfg.data.max_vocab)
 save_figure(fig, "01_oov", cfg)
 fig
 
 # %%
-coverage = stats.char_coverage(train_counts, Tokenizer(settings_of(cfg.data)).chars)
-fig = stats.char_coverage_figure(coverage, cfg.data.char_unit)
+coverage = char_coverage(train_counts, Tokenizer(settings_of(cfg.data)).chars)
+fig = char_coverage_figure(coverage, cfg.data.char_unit)
 save_figure(fig, "01_char_coverage", cfg)
 fig
 
@@ -96,13 +107,13 @@ fig
 # predicting 사회, which is why macro-F1 is the metric.
 
 # %%
-labels = {split: stats.label_counts(rows) for split, rows in ynat.items()}
-fig = stats.label_figure(labels["train"], labels["dev"])
+labels = {split: label_counts(rows) for split, rows in ynat.items()}
+fig = label_figure(labels["train"], labels["dev"])
 save_figure(fig, "01_ynat_labels", cfg)
 fig
 
 # %%
-summary["ynat"] = {split: {"rows": len(rows), "labels": dict(zip(data.YNAT_LABELS, labels[split]))} for split, rows in ynat.items()}
+summary["ynat"] = {split: {"rows": len(rows), "labels": dict(zip(readers.YNAT_LABELS, labels[split]))} for split, rows in ynat.items()}
 summary["oov"] = curve
 summary["chars"] = coverage["n_chars"]
 (out / "data_stats.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))

@@ -17,7 +17,7 @@
 # projection), **separate** forward and backward stacks of LSTMs with projections (`nn.LSTM(proj_size=…)`)
 # and a residual connection between layers, and one softmax shared by both directions. The forward
 # LM predicts token *t+1* from tokens ≤ *t*; the backward LM predicts *t−1* from tokens ≥ *t*
-# (the seed's single `bidirectional=True` LSTM let both read their target: `tests/test_bilm.py`).
+# (the seed's single `bidirectional=True` LSTM let both read their target: `tests/bilm/test_model.py`).
 #
 # Training runs once per config: a rerun reuses the saved artifact, and an interrupted run
 # resumes from its last checkpoint at the same step with the same optimizer state.
@@ -28,13 +28,20 @@ profile = "cpu"
 # %%
 import json
 
-from elmo import lm_report
-from elmo.bilm import BiLM
-from elmo.config import get_config
-from elmo.corpus import load_corpus
-from elmo.plots import save_figure
-from elmo.pretrain import pretrain
-from elmo.runs import run_dir, seed_everything
+from elmo.bilm.evaluate import (
+      learning_curve_figure,
+      nearest_neighbours,
+      ngram_reference,
+      perplexity_figure,
+      perplexity_table,
+      read_metrics,
+)
+from elmo.bilm.model import BiLM
+from elmo.bilm.train import pretrain
+from elmo.core.config import get_config
+from elmo.core.figures import save_figure
+from elmo.core.runs import run_dir, seed_everything
+from elmo.data.corpus import load_corpus
 
 cfg = get_config(profile)
 seed_everything(cfg.seed)
@@ -53,8 +60,8 @@ print(f"{sum(p.numel() for p in bilm.parameters()) / 1e6:.1f} M parameters, "
 # petitions (181 petitions never trained on), each direction separately.
 
 # %%
-metrics = lm_report.read_metrics(run_dir(profile, "pretrain", "logs"))
-fig = lm_report.learning_curve_figure(metrics)
+metrics = read_metrics(run_dir(profile, "pretrain", "logs"))
+fig = learning_curve_figure(metrics)
 save_figure(fig, "02_learning_curves", cfg)
 fig
 
@@ -67,12 +74,12 @@ fig
 
 # %%
 corpus = load_corpus(cfg.data, progress=False)
-ngram = lm_report.ngram_reference(corpus.train, {"valid": corpus.valid, "test": corpus.test}, bilm.encoder, order=3)
-table = lm_report.perplexity_table(results, ngram, order=3)
+ngram = ngram_reference(corpus.train, {"valid": corpus.valid, "test": corpus.test}, bilm.encoder, order=3)
+table = perplexity_table(results, ngram, order=3)
 table
 
 # %%
-fig = lm_report.perplexity_figure(table)
+fig = perplexity_figure(table)
 save_figure(fig, "02_perplexity", cfg)
 fig
 
@@ -83,7 +90,7 @@ fig
 
 # %%
 queries = ["정부", "대통령", "학교", "아이", "청원", "국민", "경찰", "했", "습니다", "부동산"]
-neighbours = lm_report.nearest_neighbours(bilm, [q for q in queries if q in bilm.encoder.tokens])
+neighbours = nearest_neighbours(bilm, [q for q in queries if q in bilm.encoder.tokens])
 neighbours
 
 # %%

@@ -31,17 +31,29 @@ profile = "cpu"
 # %%
 import json
 
-from elmo import finetune_report as report
-from elmo.baselines import majority_class, tfidf_logreg, tfidf_probabilities
-from elmo.classify import TopicClassifier, YnatData, predict, run_provenance
-from elmo.config import get_config
-from elmo.embedder import Elmo, LayerCache
-from elmo.ensemble import scored, seed_probabilities, weighted_pair
-from elmo.jobs import run_grid
-from elmo.metrics import scores
-from elmo.plots import save_figure
-from elmo.pretrain import pretrain
-from elmo.runs import run_dir, seed_everything
+from elmo.bilm.train import pretrain
+from elmo.core.config import get_config
+from elmo.core.figures import save_figure
+from elmo.core.runs import run_dir, seed_everything
+from elmo.embed.elmo import Elmo
+from elmo.embed.layer_cache import LayerCache
+from elmo.ynat.baselines import majority_class, tfidf_logreg, tfidf_probabilities
+from elmo.ynat.data import YnatData
+from elmo.ynat.ensemble import scored, seed_probabilities, weighted_pair
+from elmo.ynat.jobs import run_grid
+from elmo.ynat.metrics import scores
+from elmo.ynat.model import TopicClassifier
+from elmo.ynat.predict import predict
+from elmo.ynat.report import (
+    confusion_figure,
+    curves_figure,
+    goal_table,
+    holdout_curves,
+    per_class_table,
+    results_figure,
+    results_table,
+)
+from elmo.ynat.train import run_provenance
 
 cfg = get_config(profile)
 seed_everything(cfg.seed)
@@ -108,17 +120,17 @@ for name, short in (("biLSTM, no ELMo", "no-ELMo"), ("biLSTM + ELMo (input + out
     blend = weighted_pair(data, probs[name], tfidf_fit)
     results[f"{short} ensemble + TF-IDF (fit rows), blended"] = [blend]
     print(f"weight of the {short} ensemble in its blend, chosen on the holdout: {blend['weight']:.2f}")
-table = report.results_table(results)
+table = results_table(results)
 table
 
 # %%
 klue = {"KLUE-BERT-base (KLUE paper)": 85.73, "mBERT (KLUE paper)": 81.55}
-fig = report.results_figure(table, reference=klue, title=f"YNAT dev macro-F1 ({profile} profile)")
+fig = results_figure(table, reference=klue, title=f"YNAT dev macro-F1 ({profile} profile)")
 save_figure(fig, "03_results", cfg)
 fig
 
 # %%
-report.per_class_table(results)
+per_class_table(results)
 
 # %% [markdown]
 # ## Where the ELMo model errs
@@ -129,13 +141,13 @@ report.per_class_table(results)
 elmo_runs = results["biLSTM + ELMo (input)"]
 # The model and seed with the best holdout score among the ELMo models (never dev).
 chosen = max((r for name in variants if variants[name]["elmo"] for r in results[name]), key=lambda r: r["holdout_macro_f1"])
-fig = report.confusion_figure(chosen["confusion"], f"{chosen['variant']}, seed {chosen['seed']}: dev confusions")
+fig = confusion_figure(chosen["confusion"], f"{chosen['variant']}, seed {chosen['seed']}: dev confusions")
 save_figure(fig, "03_confusion", cfg)
 fig
 
 # %%
-curves = report.holdout_curves(out / "ynat", [results[name][0]["variant"] for name in variants])
-fig = report.curves_figure(curves)
+curves = holdout_curves(out / "ynat", [results[name][0]["variant"] for name in variants])
+fig = curves_figure(curves)
 save_figure(fig, "03_selection_curves", cfg)
 fig
 
@@ -163,7 +175,7 @@ dict(zip(headlines, predict(model, headlines, elmo=elmo)))
 # train and dev periods (dev is 41 % 사회 against 11 % in train).
 
 # %%
-report.goal_table(results, goal=85.0, baseline="TF-IDF + LR")
+goal_table(results, goal=85.0, baseline="TF-IDF + LR")
 
 # %%
 summary = {name: {"runs": runs, "table": table.loc[name].to_dict()} for name, runs in results.items()}

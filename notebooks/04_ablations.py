@@ -30,14 +30,32 @@ profile = "cpu"
 import json
 import time
 
-from elmo import ablation
-from elmo.classify import YnatData
-from elmo.config import get_config
-from elmo.embedder import LayerCache
-from elmo.jobs import run_grid
-from elmo.plots import save_figure
-from elmo.pretrain import pretrain
-from elmo.runs import run_dir, seed_everything
+from elmo.ablations.adaptation import adapt_bilm, adaptation_summary, adaptation_table
+from elmo.ablations.efficiency import (
+      efficiency_table,
+      sample_efficiency,
+      sample_efficiency_figure,
+      subsample_fit,
+)
+from elmo.ablations.grid import (
+      GRID,
+      MAIN,
+      PAIRS,
+      ablation_figure,
+      ablation_table,
+      grid_seconds,
+      learned_weights,
+      reuse_finetune_runs,
+      weights_heatmap_figure,
+)
+from elmo.ablations.significance import paired, paired_table
+from elmo.bilm.train import pretrain
+from elmo.core.config import get_config
+from elmo.core.figures import save_figure
+from elmo.core.runs import run_dir, seed_everything
+from elmo.embed.layer_cache import LayerCache
+from elmo.ynat.data import YnatData
+from elmo.ynat.jobs import run_grid
 
 t_start = time.perf_counter()
 cfg = get_config(profile)
@@ -55,7 +73,7 @@ print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,
 
 # %% [markdown]
 # ## The grid
-# Nine variants (`elmo.ablation.GRID`), each over every seed. Run folders are `ynat/abl-*`.
+# Nine variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
 #
 # **Budget.** One run of 03's task model on all 41k fit headlines takes several minutes on 2
 # cores; 27 of them would take hours. The grid therefore trains on a fixed, stratified share of
@@ -66,17 +84,17 @@ print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,
 
 # %%
 fraction = cfg.finetune.ablation_fraction
-grid_data = ablation.subsample_fit(data, fraction)
+grid_data = subsample_fit(data, fraction)
 print(f"grid trains on {len(grid_data.fit):,} of {len(data.fit):,} fit headlines ({fraction:g})")
-results = run_grid(cfg, grid_data, ablation.GRID, seeds)
-table = ablation.ablation_table(results)
-print(f"grid: {len(results)} variants x {len(seeds)} seeds, {ablation.grid_seconds(results) / 60:.1f} min "
+results = run_grid(cfg, grid_data, GRID, seeds)
+table = ablation_table(results)
+print(f"grid: {len(results)} variants x {len(seeds)} seeds, {grid_seconds(results) / 60:.1f} min "
       f"of training summed over runs ({cfg.finetune.workers} side by side); "
       f"wall time so far {(time.perf_counter() - t_start) / 60:.1f} min")
 table
 
 # %%
-fig = ablation.ablation_figure(table, title=f"YNAT dev macro-F1: ablations ({profile} profile)")
+fig = ablation_figure(table, title=f"YNAT dev macro-F1: ablations ({profile} profile)")
 save_figure(fig, "04_ablations", cfg)
 fig
 
@@ -88,7 +106,7 @@ fig
 # consistent difference gets a small p, and a large p is no evidence that two variants are equal.
 
 # %%
-ablation.paired_table(results)
+paired_table(results)
 
 # %% [markdown]
 # ## The learned layer weights
@@ -96,8 +114,8 @@ ablation.paired_table(results)
 # for YNAT); the row label gives γ. λ = 1 pulls the raw weights towards 0, i.e. s_j towards uniform.
 
 # %%
-learned = ablation.learned_weights(results)  # variants whose s_j are learned, not fixed by design
-fig = ablation.weights_heatmap_figure(learned, title=f"Learned layer weights s_j, YNAT ({profile})")
+learned = learned_weights(results)  # variants whose s_j are learned, not fixed by design
+fig = weights_heatmap_figure(learned, title=f"Learned layer weights s_j, YNAT ({profile})")
 save_figure(fig, "04_layer_weights", cfg)
 fig
 
@@ -105,24 +123,24 @@ fig
 # ## Sample efficiency
 # Macro-F1 against the fraction of the *fit* rows used (stratified, fixed seed, nested; holdout
 # and dev unchanged; the task vocabulary stays the one of the full fit set — see
-# `ablation.subsample_fit`). The grid's fraction reuses the grid's runs; the 100 % points are
+# `subsample_fit`). The grid's fraction reuses the grid's runs; the 100 % points are
 # 03's runs when 03 ran with exactly these settings and biLM (else they are trained here).
 #
 # A fixed number of *epochs* would starve the smallest fraction of optimizer steps (at 1 %:
 # 2 batches an epoch, ~20 steps in all) and measure undertraining instead. So fractions below
 # the grid's train for as many **steps** as the grid's runs: k epochs of the small set count as
-# one (`ablation.step_schedule`), and the holdout is checked every k epochs.
+# one (`step_schedule`), and the holdout is checked every k epochs.
 
 # %%
-from_03 = ablation.reuse_finetune_runs(out / "finetune_results.json", cfg, artifact)
+from_03 = reuse_finetune_runs(out / "finetune_results.json", cfg, artifact)
 print("100 % runs reused from 03_finetune:", list(from_03) or "none (03 has not run with these settings)")
 known = {1.0: from_03, fraction: results}  # the grid's own runs win when its fraction is 1
-efficiency = ablation.sample_efficiency(cfg, data, sorted({0.01, fraction, 1.0}), seeds, known=known,
+efficiency = sample_efficiency(cfg, data, sorted({0.01, fraction, 1.0}), seeds, known=known,
                                         equal_steps_as=fraction)
-ablation.efficiency_table(efficiency)
+efficiency_table(efficiency)
 
 # %%
-fig = ablation.sample_efficiency_figure(efficiency, title=f"YNAT dev macro-F1 vs training data ({profile})")
+fig = sample_efficiency_figure(efficiency, title=f"YNAT dev macro-F1 vs training data ({profile})")
 save_figure(fig, "04_sample_efficiency", cfg)
 fig
 
@@ -135,15 +153,15 @@ fig
 
 # %%
 titles = [data.tokens[i] for i in sorted(data.fit + data.holdout)]
-adapted = ablation.adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=1)
-info = ablation.adaptation_summary(adapted)
+adapted = adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=1)
+info = adaptation_summary(adapted)
 adapted_data = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(profile, "cache")))
-main_adapted = {"main, adapted biLM": {**ablation.GRID[ablation.MAIN], "name": "abl-main-adapted"}}
-adapted_runs = run_grid(cfg, ablation.subsample_fit(adapted_data, fraction), main_adapted, seeds)["main, adapted biLM"]
-ablation.adaptation_table(results[ablation.MAIN], adapted_runs, info)
+main_adapted = {"main, adapted biLM": {**GRID[MAIN], "name": "abl-main-adapted"}}
+adapted_runs = run_grid(cfg, subsample_fit(adapted_data, fraction), main_adapted, seeds)["main, adapted biLM"]
+adaptation_table(results[MAIN], adapted_runs, info)
 
 # %%
-change = ablation.paired(adapted_runs, results[ablation.MAIN])
+change = paired(adapted_runs, results[MAIN])
 print(f"adapted − original, dev macro-F1 per seed: {[round(d, 2) for d in change['diffs']]}")
 print(f"mean {change['mean']:+.2f} ± {change['std']:.2f}; paired t p = {change['p']:.3f}, n = {change['n']}")
 
@@ -153,10 +171,10 @@ print(f"measured wall time of this notebook: {total / 60:.1f} min ({profile} pro
 summary = {
     "table": table.to_dict(orient="index"),
     "runs": results,
-    "paired": {label: ablation.paired(results[a], results[b]) for label, (a, b) in ablation.PAIRS.items()},
+    "paired": {label: paired(results[a], results[b]) for label, (a, b) in PAIRS.items()},
     "sample_efficiency": efficiency.to_dict(orient="records"),
     "adaptation": {"info": info, "runs": adapted_runs, "change": change},
-    "seconds": {"grid": ablation.grid_seconds(results), "total": total},
+    "seconds": {"grid": grid_seconds(results), "total": total},
     "grid_fraction": fraction,
     "equal_steps_as": fraction,
     "grid_fit_rows": len(grid_data.fit),

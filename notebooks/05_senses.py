@@ -27,7 +27,7 @@
 # 배 is mostly the counter "N배" (times). Longer tokens that contain the syllables (눈물, 기다리,
 # 정말) are different tokens and are not counted. Senses are not annotated anywhere, so colours and
 # agreement scores use a **proxy**: hand-written rules on neighbouring tokens
-# (`elmo.senses.SENSE_RULES`), which leave an occurrence unlabelled ("?") when no cue fires.
+# (`elmo.senses.proxy.SENSE_RULES`), which leave an occurrence unlabelled ("?") when no cue fires.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -39,18 +39,35 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
-from elmo import explorer as ex
-from elmo import senses
-from elmo.classify import YnatData
-from elmo.config import get_config
-from elmo.corpus import load_corpus
-from elmo.embedder import Elmo
-from elmo.plots import save_figure
-from elmo.pretrain import pretrain
-from elmo.runs import run_dir, seed_everything
-from elmo.static import glove_vectors
-from elmo.tokenize import Tokenizer
+from elmo.bilm.train import pretrain
+from elmo.core.config import get_config
+from elmo.core.figures import save_figure
+from elmo.core.runs import run_dir, seed_everything
+from elmo.data.corpus import load_corpus
+from elmo.data.text import Tokenizer
+from elmo.embed.elmo import Elmo
+from elmo.embed.glove import glove_vectors
+from elmo.senses.bank import ContextBank, nearest_context_table, pick_query
+from elmo.senses.explorer import Explorer, render, sentence_tokens, show
+from elmo.senses.figures import (
+    agreement_table,
+    geometry_figure,
+    occurrences_umap_figure,
+    pos_umap_figure,
+    umap_2d,
+)
+from elmo.senses.geometry import (
+    frequent_words,
+    layer_geometry,
+    self_similarity,
+    static_anisotropy,
+    word_self_similarity,
+)
+from elmo.senses.occurrences import HOMOGRAPHS, merge_sentences, sentences_with
+from elmo.senses.pos import main_pos, petition_tag_counts, tag_table
+from elmo.ynat.data import YnatData
 
 t_start = time.perf_counter()
 cfg = get_config(profile)
@@ -67,7 +84,7 @@ SIZES = {
     "gpu": dict(per_word=300, random_sentences=3000, n_pairs=50000, glove_top=2000, tag_petitions=600,
                 self_sim_words=300),
 }[profile]
-WORDS = list(senses.HOMOGRAPHS)
+WORDS = list(HOMOGRAPHS)
 SEED = cfg.seed
 print(SIZES)
 
@@ -84,13 +101,13 @@ print(f"{len(petitions):,} petition sentences, {len(ynat.tokens):,} YNAT headlin
 # ## Which tokens actually appear
 # Counts of each homograph as a whole token, the longest-running tokens that merely contain it
 # (so they are *not* occurrences), and the tags kiwipiepy gives the form in a sample of petitions
-# analysed again with tags (`senses.petition_tag_counts`: same splitter and tokenizer as the
+# analysed again with tags (`petition_tag_counts`: same splitter and tokenizer as the
 # corpus, so the forms are the corpus's tokens).
 
 # %%
-tags = senses.petition_tag_counts(cfg, SIZES["tag_petitions"])
+tags = petition_tag_counts(cfg, SIZES["tag_petitions"])
 pet_counts, ynat_counts = Counter(t for s in petitions for t in s), Counter(t for s in ynat.tokens for t in s)
-token_table = senses.tag_table(tags, WORDS)
+token_table = tag_table(tags, WORDS)
 token_table.insert(0, "YNAT", [ynat_counts[w] for w in WORDS])
 token_table.insert(0, "petitions", [pet_counts[w] for w in WORDS])
 token_table["other tokens containing it (petitions)"] = [
@@ -110,13 +127,13 @@ token_table
 rng = np.random.default_rng(SEED)
 n_sample = min(SIZES["random_sentences"], len(corpus.valid))
 sample = [corpus.valid[i] for i in np.sort(rng.choice(len(corpus.valid), n_sample, replace=False))]
-sentences, sources = senses.merge_sentences([
+sentences, sources = merge_sentences([
     ("petitions (sample)", sample),
-    ("petitions", senses.sentences_with(petitions, WORDS, SIZES["per_word"], SEED)),
-    ("ynat", senses.sentences_with(ynat.tokens, WORDS, SIZES["per_word"], SEED)),
+    ("petitions", sentences_with(petitions, WORDS, SIZES["per_word"], SEED)),
+    ("ynat", sentences_with(ynat.tokens, WORDS, SIZES["per_word"], SEED)),
 ])  # fmt: skip
 t0 = time.perf_counter()
-bank = senses.ContextBank.build(elmo, sentences, sources)
+bank = ContextBank.build(elmo, sentences, sources)
 embed_seconds = time.perf_counter() - t0
 print(f"{len(bank):,} sentences, {bank.vectors.shape[1]:,} tokens embedded in {embed_seconds:.0f} s; "
       f"layers × tokens × dim = {bank.vectors.shape}")
@@ -137,7 +154,7 @@ pd.DataFrame(proxy).T.fillna(0).astype(int)
 # occurrence of a token has the same layer-0 vector: its self-similarity must be 1.
 
 # %%
-layer0 = {w: senses.self_similarity(bank.vectors[0, bank.rows(w)]) for w in WORDS if len(bank.rows(w)) >= 2}
+layer0 = {w: self_similarity(bank.vectors[0, bank.rows(w)]) for w in WORDS if len(bank.rows(w)) >= 2}
 assert all(abs(v - 1) < 1e-4 for v in layer0.values()), layer0
 print("layer-0 self-similarity of each homograph:", {w: round(v, 6) for w, v in layer0.items()})
 
@@ -153,11 +170,11 @@ QUERIES = [("배", "ship"), ("차", "car"), ("말", "말다 (verb)"), ("눈", "s
 tables = {}
 for word, sense in QUERIES:
     try:
-        row = senses.pick_query(bank, word, sense)
+        row = pick_query(bank, word, sense)
     except KeyError as e:
         print(e)
         continue
-    tables[f"{word} ({sense})"] = senses.nearest_context_table(bank, row, static, k=5)
+    tables[f"{word} ({sense})"] = nearest_context_table(bank, row, static, k=5)
     print(f"\nquery: {bank.snippet(row)}   [{bank.sources[bank.locate(row)[0]]}, proxy sense {sense}]")
     display(tables[f"{word} ({sense})"])
 
@@ -171,7 +188,7 @@ for word, sense in QUERIES:
 # (밤: no chestnut cue fired) is left out.
 
 # %%
-agreement = senses.agreement_table(bank, WORDS)
+agreement = agreement_table(bank, WORDS)
 agreement.round(3)
 
 # %% [markdown]
@@ -188,11 +205,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # umap warns that a fixed random_state disables parallelism
     for w in UMAP_WORDS:
         rows = bank.rows(w)
-        panels[w] = [senses.umap_2d(bank.vectors[j, rows], seed=SEED) for j in range(bank.n_layers)]
+        panels[w] = [umap_2d(bank.vectors[j, rows], seed=SEED) for j in range(bank.n_layers)]
         panel_senses[w] = [bank.sense(int(r)) for r in rows]
         panel_sources[w] = [bank.sources[bank.locate(int(r))[0]] for r in rows]
-fig = senses.occurrences_umap_figure(panels, panel_senses, panel_sources)
-save_figure(fig, "05_homograph_umap", cfg, words=UMAP_WORDS, sense_proxy="elmo.senses.SENSE_RULES")
+fig = occurrences_umap_figure(panels, panel_senses, panel_sources)
+save_figure(fig, "05_homograph_umap", cfg, words=UMAP_WORDS, sense_proxy="elmo.senses.proxy.SENSE_RULES")
 fig
 
 # %% [markdown]
@@ -202,11 +219,11 @@ fig
 
 # %%
 top = static.vocab[: SIZES["glove_top"]]
-groups = senses.main_pos(tags, top)
+groups = main_pos(tags, top)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    coords = senses.umap_2d(static.vectors[: len(top)], seed=SEED)
-fig = senses.pos_umap_figure(coords, top, groups, title=f"GloVe (petitions), top {len(top):,} words by part of speech")
+    coords = umap_2d(static.vectors[: len(top)], seed=SEED)
+fig = pos_umap_figure(coords, top, groups, title=f"GloVe (petitions), top {len(top):,} words by part of speech")
 save_figure(fig, "05_glove_pos_umap", cfg, n_words=len(top), tag_petitions=SIZES["tag_petitions"])
 print(pd.Series(groups).value_counts().to_dict())
 fig
@@ -223,13 +240,13 @@ fig
 # %%
 baseline_rows = bank.source_rows(["petitions (sample)"])
 sample_counts = bank.token_counts(["petitions (sample)"])
-frequent = senses.frequent_words(sample_counts, min_count=5, n_words=SIZES["self_sim_words"])
-geometry = senses.layer_geometry(bank, frequent, baseline_rows, SIZES["n_pairs"], seed=SEED,
+frequent = frequent_words(sample_counts, min_count=5, n_words=SIZES["self_sim_words"])
+geometry = layer_geometry(bank, frequent, baseline_rows, SIZES["n_pairs"], seed=SEED,
                                  sources=["petitions (sample)"])  # fmt: skip
 sample_tokens = [t for s, src in zip(bank.sentences, bank.sources) if src == "petitions (sample)" for t in s]
-glove_aniso = senses.static_anisotropy(static, sample_tokens, SIZES["n_pairs"], SEED)
+glove_aniso = static_anisotropy(static, sample_tokens, SIZES["n_pairs"], SEED)
 # Homographs on the same protocol as the frequent words: petitions only, at most 50 occurrences.
-homograph_sim = senses.word_self_similarity(bank, WORDS, geometry["anisotropy"].tolist(), max_occurrences=50,
+homograph_sim = word_self_similarity(bank, WORDS, geometry["anisotropy"].tolist(), max_occurrences=50,
                                             seed=SEED, sources=["petitions", "petitions (sample)"])
 print(f"GloVe anisotropy on the same sample: {glove_aniso:.3f}; {len(frequent)} frequent words, "
       f"{len(baseline_rows):,} sample tokens")
@@ -241,7 +258,7 @@ homograph_sim.pivot(index="word", columns="layer", values="adjusted").round(3).a
 )
 
 # %%
-fig = senses.geometry_figure(geometry, glove_aniso, homograph_sim)
+fig = geometry_figure(geometry, glove_aniso, homograph_sim)
 save_figure(fig, "05_anisotropy", cfg, n_pairs=SIZES["n_pairs"], n_words=len(frequent))
 fig
 
@@ -254,17 +271,17 @@ fig
 # shown only when a frontend is attached.
 
 # %%
-explorer = ex.Explorer(elmo, bank, static, tokenizer=Tokenizer(elmo.encoder.settings), k=5)
+explorer = Explorer(elmo, bank, static, tokenizer=Tokenizer(elmo.encoder.settings), k=5)
 EXAMPLE = "어제 배를 타고 섬에 갔는데 배가 너무 아팠다."  # 배 twice: a ship, then a belly
-ex.show(explorer, EXAMPLE, "배")
+show(explorer, EXAMPLE, "배")
 
 # %% [markdown]
 # The second 배 of the same sentence (the belly), in the top layer only:
 
 # %%
-example_tokens = ex.sentence_tokens(EXAMPLE, explorer.tokenizer)
+example_tokens = sentence_tokens(EXAMPLE, explorer.tokenizer)
 second = [i for i, t in enumerate(example_tokens) if t == "배"][-1]
-ex.render(explorer.compute(EXAMPLE, second), layers=[bank.n_layers - 1])
+render(explorer.compute(EXAMPLE, second), layers=[bank.n_layers - 1])
 
 # %% [markdown]
 # ## What this shows (cpu profile; the numbers are in `runs/cpu/senses_results.json`)

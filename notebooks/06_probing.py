@@ -23,7 +23,7 @@
 #
 # **Features** of an eojeol: layer 0 (the char-CNN token layer), layer 1 and layer 2 (the
 # biLSTMs), the ELMo mix γ Σ s_j h_j with the s_j and γ learned by the YNAT model of `03_finetune`,
-# GloVe trained on the same petition tokens (`elmo.static`), and a **control**: the same mix of a
+# GloVe trained on the same petition tokens (`elmo.embed.glove`), and a **control**: the same mix of a
 # randomly initialised biLM of the same shape reading through the same character vocabulary —
 # what the architecture gives without any language-model training.
 #
@@ -49,16 +49,27 @@ import time
 
 import torch
 
-from elmo import probe
-from elmo.config import get_config
-from elmo.corpus import settings_of
-from elmo.data import read_klue_dp, read_klue_ner
-from elmo.embedder import Elmo
-from elmo.plots import save_figure
-from elmo.pretrain import pretrain
-from elmo.runs import run_dir, seed_everything
-from elmo.static import glove_vectors
-from elmo.tokenize import Tokenizer
+from elmo.bilm.train import pretrain
+from elmo.core.config import get_config
+from elmo.core.figures import save_figure
+from elmo.core.runs import run_dir, seed_everything
+from elmo.data.corpus import settings_of
+from elmo.data.readers import read_klue_dp, read_klue_ner
+from elmo.data.text import Tokenizer
+from elmo.embed.elmo import Elmo
+from elmo.embed.glove import glove_vectors
+from elmo.probing.align import align_sentences
+from elmo.probing.features import learned_mix, random_bilm, task_features
+from elmo.probing.probes import probe_task
+from elmo.probing.report import (
+    best_layer,
+    metric_names,
+    paired_difference,
+    results_figure,
+    results_table,
+    write_results,
+)
+from elmo.probing.tasks import CONTROL, GLOVE, MIX, make_task, probe_settings
 
 t_start = time.perf_counter()
 # One thread: on a shared 2-core machine two torch threads waiting on each other made the biLM
@@ -67,7 +78,7 @@ torch.set_num_threads(1)
 cfg = get_config(profile)
 seed_everything(cfg.seed)
 out = run_dir(profile)
-settings = probe.probe_settings(cfg)
+settings = probe_settings(cfg)
 settings
 
 # %% [markdown]
@@ -76,11 +87,11 @@ settings
 # %%
 artifact = pretrain(cfg)  # the biLM of 02_pretrain (reused, not retrained)
 elmo = Elmo(artifact).eval()
-control = Elmo(probe.random_bilm(elmo.bilm, seed=cfg.seed)).eval()
+control = Elmo(random_bilm(elmo.bilm, seed=cfg.seed)).eval()
 static = glove_vectors(cfg)  # trained once on the petitions train split, then reused
 tokenizer = Tokenizer(settings_of(cfg.data))
 assert tokenizer.settings == elmo.encoder.settings, "the biLM was trained with other tokenizer settings"
-mix = probe.learned_mix(out / "finetune_results.json", elmo.num_layers)
+mix = learned_mix(out / "finetune_results.json", elmo.num_layers)
 print("mix weights from:", mix["source"])
 if mix["n_runs"] == 0:
     print("NOTE: 03_finetune has not been run for this profile, so the 'ELMo mix' row and the control use the uniform mix.")
@@ -98,9 +109,9 @@ tasks, aligned, features, oov, timing = {}, {}, {}, {}, {}
 for name, reader in readers.items():
     t0 = time.perf_counter()
     sentences = reader()
-    tasks[name] = probe.make_task(name, sentences, settings)
-    aligned[name] = probe.align_sentences(tasks[name].sentences, tokenizer.tokenize_many)
-    features[name], oov[name] = probe.task_features(aligned[name], elmo, control, static, mix, settings.batch_size)
+    tasks[name] = make_task(name, sentences, settings)
+    aligned[name] = align_sentences(tasks[name].sentences, tokenizer.tokenize_many)
+    features[name], oov[name] = task_features(aligned[name], elmo, control, static, mix, settings.batch_size)
     timing[f"{name} features s"] = time.perf_counter() - t0
     t, a = tasks[name], aligned[name]
     n_morph = sum(len(x.tokens) for x in a)
@@ -122,16 +133,16 @@ example = aligned["POS"][0]
 results = {}
 for name in tasks:
     t0 = time.perf_counter()
-    results[name] = probe.probe_task(tasks[name], features[name], settings)
+    results[name] = probe_task(tasks[name], features[name], settings)
     timing[f"{name} probes s"] = time.perf_counter() - t0
 not_converged = {(t, f): r["not_converged"] for t, fs in results.items() for f, r in fs.items() if r["not_converged"]}
 print("folds that hit max_iter:", not_converged or "none")
-table = probe.results_table(results)
+table = results_table(results)
 table
 
 # %%
 title = f"Linear probes on KLUE dev ({profile} profile; mean ± std over {settings.folds} sentence folds)"
-fig = probe.results_figure(results, title=title)
+fig = results_figure(results, title=title)
 save_figure(fig, "06_probing", cfg, settings=settings.__dict__, mix=mix)
 fig
 
@@ -148,10 +159,10 @@ fig
 # %%
 paper = {"POS": "layer 1", "NER": "layer 2"}
 headline = {"POS": "accuracy", "NER": "entity macro-F1"}
-for task, metrics in probe.metric_names(results).items():
+for task, metrics in metric_names(results).items():
     for metric in metrics:
-        d = probe.paired_difference(results, task, metric, "layer 1", "layer 2")
-        best, _ = probe.best_layer(results, task, metric)
+        d = paired_difference(results, task, metric, "layer 1", "layer 2")
+        best, _ = best_layer(results, task, metric)
         overall = max(results[task], key=lambda f: results[task][f][metric]["mean"])
         clear = abs(d["mean"]) > d["std"] and d["wins"] in (0, d["n"])
         verdict = "consistent over folds" if clear else "not a clear difference"
@@ -160,14 +171,14 @@ for task, metrics in probe.metric_names(results).items():
 print()
 for task, expected in paper.items():
     metric = headline[task]
-    best, _ = probe.best_layer(results, task, metric)
-    d = probe.paired_difference(results, task, metric, "layer 1", "layer 2")
+    best, _ = best_layer(results, task, metric)
+    d = paired_difference(results, task, metric, "layer 1", "layer 2")
     clear = abs(d["mean"]) > d["std"] and d["wins"] in (0, d["n"])
     print(f"{task} ({metric}): the paper's pattern expects {expected}; ours: {best} -> "
           f"{'agrees' if best == expected else 'disagrees'}{'' if clear else ', but the layers are not clearly apart'}")
 for task, metric in headline.items():
-    for a, b in (("layer 2", probe.CONTROL), (probe.MIX, probe.GLOVE), ("layer 1", "layer 0")):
-        d = probe.paired_difference(results, task, metric, a, b)
+    for a, b in (("layer 2", CONTROL), (MIX, GLOVE), ("layer 1", "layer 0")):
+        d = paired_difference(results, task, metric, a, b)
         print(f"{task} {metric}: {a} - {b} = {d['mean']:+.1f} ± {d['std']:.1f} ({d['wins']}/{d['n']} folds higher)")
 
 # %%
@@ -177,6 +188,6 @@ summary = {
                   "glove_oov": oov[n]} for n, t in tasks.items()},
     "table": table.to_dict(), "mix": mix, "settings": settings, "timing": timing,
 }
-probe.write_results(out / "probe_results.json", results, **summary)
+write_results(out / "probe_results.json", results, **summary)
 print({k: round(v, 1) for k, v in timing.items()})
 table

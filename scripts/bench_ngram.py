@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from elmo.ngram import KneserNeyLM
+from elmo.bilm.ngram import KneserNeyLM
 
 
 def zipf_sentences(n_tokens: int, vocab_size: int, seed: int) -> list[list[str]]:

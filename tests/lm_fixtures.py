@@ -1,11 +1,10 @@
 """A small synthetic corpus with structure a tiny biLM can learn in seconds."""
 
+import dataclasses
 import random
 
-import dataclasses
-
-from elmo.config import ModelConfig, get_config
-from elmo.corpus import Corpus
+from elmo.core.config import ModelConfig, get_config
+from elmo.data.corpus import Corpus
 
 # A toy vocabulary of syllables, for biLM/ELMo tests that need a handful of real sentences.
 TOY_SENTENCES = [

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from elmo.corpus import dedupe
-from elmo.data import read_petitions
+from elmo.core.runs import REPO
+from elmo.data.corpus import dedupe
+from elmo.data.readers import read_petitions
 from elmo.notebooks import notebook_sources, run_all
-from elmo.runs import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,104 @@
+"""Layers of the biLM's token encoder: `Highway` and the character CNN `CharCNN`.
+
+`CharCNN` follows bilm-tf (Peters et al. 2018, Section 3.4; Józefowicz et al. 2016): character
+embeddings, one convolution per width, max over positions, highway layers, a linear projection.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from elmo.data.text import PAD_ID
+
+_ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+
+
+class Highway(nn.Module):
+    """Highway layers (Srivastava et al. 2015): y = t * f(W_h x) + (1 - t) * x.
+
+    t = sigmoid(W_t x + b_t) is the transform gate and 1 - t the carry gate. b_t is initialised
+    to `gate_bias` (-2, as in bilm-tf), so t ~ 0.12 and a fresh layer is close to the identity:
+    the projected character features pass through almost unchanged early in training.
+
+    # Parameters
+    dim : input and output size.
+    n_layers : number of stacked highway layers.
+    activation : "relu" or "tanh", applied to the transform branch.
+    gate_bias : initial bias of the transform gate.
+    """
+
+    def __init__(self, dim: int, n_layers: int, activation: str = "relu", gate_bias: float = -2.0):
+        super().__init__()
+        # One Linear per layer gives both the transform branch and the gate: (dim) -> (2 * dim).
+        self.layers = nn.ModuleList(nn.Linear(dim, 2 * dim) for _ in range(n_layers))
+        self.activation = _ACTIVATIONS[activation]
+        for layer in self.layers:
+            nn.init.constant_(layer.bias[dim:], gate_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., dim) -> (..., dim)."""
+        for layer in self.layers:
+            transform, gate = layer(x).chunk(2, dim=-1)
+            t = torch.sigmoid(gate)
+            x = t * self.activation(transform) + (1 - t) * x
+        return x
+
+
+class CharCNN(nn.Module):
+    """Context-independent token representations from characters.
+
+    # Parameters
+    n_chars : size of the character vocabulary; id `PAD_ID` (0) embeds to a fixed zero vector.
+    char_dim : character embedding size.
+    filters : (width, n_filters) of each convolution; features are their concatenation.
+    highway_layers : number of highway layers on the concatenated features.
+    proj_dim : output size (the biLM's LSTM input and projection size).
+    activation : applied after the max over positions ("relu", or "tanh" as in some bilm-tf
+        options; max-then-activation equals activation-then-max for these monotone functions).
+
+    Weights keep PyTorch's default initialisation (Embedding N(0, 1) with a zero pad row,
+    Conv1d/Linear Kaiming-uniform), except the highway gate biases (see `Highway`).
+    """
+
+    def __init__(
+        self,
+        n_chars: int,
+        char_dim: int,
+        filters: Sequence[tuple[int, int]],
+        highway_layers: int,
+        proj_dim: int,
+        activation: str = "relu",
+    ):
+        super().__init__()
+        if not filters:
+            raise ValueError("CharCNN needs at least one (width, n_filters) convolution")
+        self.embedding = nn.Embedding(n_chars, char_dim, padding_idx=PAD_ID)
+        self.convs = nn.ModuleList(nn.Conv1d(char_dim, n, kernel_size=w) for w, n in filters)
+        self.max_width = max(w for w, _ in filters)
+        n_features = sum(n for _, n in filters)
+        self.activation = _ACTIVATIONS[activation]
+        self.highway = Highway(n_features, highway_layers, activation)
+        self.projection = nn.Linear(n_features, proj_dim)
+        self.output_dim = proj_dim
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        """
+        # Parameters
+        char_ids : (B, T, W) long, character ids of each token (W = max_chars).
+
+        # Returns
+        (B, T, proj_dim) float. Pad tokens (all-zero ids) get a constant vector; callers mask.
+        """
+        b, t, w = char_ids.shape
+        # (B*T, W, char_dim) -> (B*T, char_dim, W): Conv1d wants channels before positions.
+        chars = self.embedding(char_ids.reshape(b * t, w)).transpose(1, 2)
+        if w < self.max_width:
+            # Right-pad with zero (= pad embedding) columns so the widest filter fits once.
+            chars = F.pad(chars, (0, self.max_width - w))
+        # Each conv: (B*T, n_filters, W - width + 1) -> max over positions -> (B*T, n_filters).
+        features = [self.activation(conv(chars).amax(dim=-1)) for conv in self.convs]
+        x = self.highway(torch.cat(features, dim=-1))
+        return self.projection(x).reshape(b, t, self.output_dim)

@@ -1,0 +1,67 @@
+"""Figure style, the one helper that saves figures, and the font check.
+
+Figure functions live next to the analysis they show (e.g. `elmo.data.stats`) and return a
+`matplotlib.figure.Figure`; `save_figure` writes it as PNG with a JSON sidecar naming the config
+and git revision. The `cpu` profile (the committed one) saves to `figures/`, other profiles to
+`runs/<profile>/figures/`, so `figures/` only ever holds what the committed profile produced.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import koreanize_matplotlib  # noqa: F401  (registers the bundled NanumGothic as the default)
+import matplotlib.pyplot as plt
+from fontTools.ttLib import TTFont
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+from elmo.core.config import Config
+from elmo.core.runs import REPO, provenance, run_dir
+
+COMMITTED_PROFILE = "cpu"
+PALETTE = ("#3b6ea8", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#00798c", "#7f7f7f")
+
+
+def style() -> None:
+    """A quiet house style; the Korean font stays the default family."""
+    plt.rcParams.update({
+        "figure.dpi": 110, "savefig.dpi": 150, "axes.spines.top": False, "axes.spines.right": False,
+        "axes.grid": True, "grid.alpha": 0.3, "axes.titleweight": "bold", "axes.unicode_minus": False,
+        "axes.prop_cycle": plt.cycler(color=PALETTE),
+    })  # fmt: skip
+
+
+style()
+
+
+def figure_dir(profile: str) -> Path:
+    if profile == COMMITTED_PROFILE:
+        path = REPO / "figures"
+        path.mkdir(exist_ok=True)
+        return path
+    return run_dir(profile, "figures")
+
+
+def save_figure(fig: Figure, name: str, cfg: Config, **extra) -> Path:
+    """Save `fig` as `<name>.png` and `<name>.json` (config, revision, extra facts)."""
+    directory = figure_dir(cfg.profile)
+    png = directory / f"{name}.png"
+    fig.savefig(png, bbox_inches="tight")
+    meta = {"figure": png.name, **provenance(cfg), **extra}
+    meta.pop("time", None)  # a committed sidecar should change only when its inputs do
+    png.with_suffix(".json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str))
+    return png
+
+
+def korean_font_path() -> Path:
+    """The font file matplotlib uses for the default family."""
+    family = plt.rcParams["font.family"]
+    return Path(font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False))
+
+
+def font_covers(text: str, path: Path | None = None) -> bool:
+    """Whether every character of `text` has a glyph in the font (read from its cmap)."""
+    cmap = TTFont(str(path or korean_font_path()), fontNumber=0).getBestCmap()
+    return all(ord(ch) in cmap for ch in text if not ch.isspace())

@@ -1,0 +1,84 @@
+"""Seeding, run folders and what every run writes beside its outputs.
+
+One seeding function, `seed_everything`, is called at the start of every run; with it a CPU run
+repeats exactly. Every run folder gets `run.json`: the resolved config, the git revision (and
+whether the tree was dirty) and the versions of the packages that shape the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from elmo.core.config import Config
+
+REPO = Path(__file__).resolve().parents[2]  # elmo/core/runs.py -> the repository
+PACKAGES = (
+    "torch", "pytorch-lightning", "torchmetrics", "numpy", "scipy", "scikit-learn", "kiwipiepy",
+    "kiwipiepy-model", "safetensors", "matplotlib", "umap-learn", "mlflow",
+)  # fmt: skip
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) and make cuDNN deterministic."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def run_dir(profile: str, *parts: str) -> Path:
+    """`runs/<profile>/<parts...>` under the repo (created), the home of a profile's outputs."""
+    path = REPO.joinpath("runs", profile, *parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def git_revision() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def provenance(cfg: Config | None = None) -> dict[str, Any]:
+    """What produced an output: config, git revision, packages, machine, time."""
+    return {
+        "config": cfg.to_dict() if cfg is not None else None,
+        "git": git_revision(),
+        "packages": package_versions(),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_run_info(directory: Path, cfg: Config, **extra: Any) -> Path:
+    """Write `run.json` (provenance plus any extra fields) into a run folder."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "run.json"
+    path.write_text(json.dumps({**provenance(cfg), **extra}, indent=2, ensure_ascii=False))
+    return path

@@ -1,0 +1,105 @@
+"""Non-neural YNAT baselines: TF-IDF + logistic regression, and the majority class.
+
+The TF-IDF model joins morpheme 1-2-grams (from the same tokens the neural models read) and
+character 1-3-grams of the raw title (`char_wb`, so n-grams do not cross spaces), both with
+sublinear tf. C is chosen on the fixed, stratified train holdout (`elmo.ynat.data.holdout_split`),
+never on dev; the chosen C is then refit on all of train (KNOWN.md measured 82.1 dev macro-F1).
+Scoring is `elmo.ynat.metrics.scores`, shared with the neural models.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from elmo.ynat.data import N_CLASSES, YnatData, holdout_split
+from elmo.ynat.metrics import scores
+
+CS = (0.5, 1.0, 2.0, 4.0, 8.0)  # the C grid searched on the holdout
+
+
+def morpheme_ngrams(tokens: Sequence[str]) -> list[str]:
+    """Unigrams and bigrams of a token list (bigrams joined by a space, which no morpheme holds)."""
+    return list(tokens) + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _second(pair):
+    return pair[1]
+
+
+def tfidf_pipeline(C: float, min_df: int = 1) -> Pipeline:
+    """(text, tokens) pairs -> [morpheme 1-2-gram TF-IDF ; char_wb 1-3-gram TF-IDF] -> OvR LR.
+
+    liblinear one-vs-rest: deterministic and fast on ~45k sparse rows.
+    """
+    words = TfidfVectorizer(analyzer=lambda pair: morpheme_ngrams(_second(pair)), sublinear_tf=True, min_df=min_df)
+    chars = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, min_df=min_df, preprocessor=_first, lowercase=False
+    )
+    features = FeatureUnion([("morphemes", words), ("chars", chars)])
+    return Pipeline([("features", features), ("lr", OneVsRestClassifier(LogisticRegression(C=C, solver="liblinear")))])
+
+
+def select_C(
+    texts, tokens, labels, Cs: Sequence[float] = CS, holdout_fraction: float = 0.1, min_df: int = 1
+) -> tuple[float, dict]:
+    """The C with the best holdout macro-F1 (ties: the smaller C); -> (C, {C: holdout macro-F1})."""
+    fit, held = holdout_split(labels, holdout_fraction)
+    pairs, labels = list(zip(texts, tokens)), np.asarray(labels)
+    f1 = {}
+    for C in Cs:
+        model = tfidf_pipeline(C, min_df).fit([pairs[i] for i in fit], labels[fit])
+        f1[C] = scores(labels[held], model.predict([pairs[i] for i in held]))["macro_f1"]
+    return max(Cs, key=lambda C: (f1[C], -C)), f1
+
+
+def tfidf_logreg(
+    train_texts: Sequence[str],
+    train_tokens: Sequence[Sequence[str]],
+    train_labels: Sequence[int],
+    eval_texts: Sequence[str],
+    eval_tokens: Sequence[Sequence[str]],
+    Cs: Sequence[float] = CS,
+    min_df: int = 1,
+    return_details: bool = False,
+):
+    """Predicted label ids (N_eval,) of TF-IDF + LR; C picked on the train holdout, refit on all train.
+
+    With return_details, also {"C": chosen C, "holdout_macro_f1": {C: score}}.
+    """
+    C, f1 = select_C(train_texts, train_tokens, train_labels, Cs, min_df=min_df)
+    model = tfidf_pipeline(C, min_df).fit(list(zip(train_texts, train_tokens)), np.asarray(train_labels))
+    preds = model.predict(list(zip(eval_texts, eval_tokens))).astype(int)
+    return (preds, {"C": C, "holdout_macro_f1": f1}) if return_details else preds
+
+
+def tfidf_probabilities(data: YnatData, C: float, min_df: int = 1) -> dict[str, np.ndarray]:
+    """{"holdout", "dev"} -> (N, 7) probabilities of TF-IDF + LR trained on `data.fit` only: the
+    rows the neural models train on, so the comparison (and a blend weighted on the holdout) is
+    like for like."""
+    pairs, labels = list(zip(data.texts, data.tokens)), np.asarray(data.labels)
+    model = tfidf_pipeline(C, min_df).fit([pairs[i] for i in data.fit], labels[data.fit])
+    out = {}
+    for split in ("holdout", "dev"):
+        rows = data.split(split)
+        out[split] = np.zeros((len(rows), N_CLASSES))
+        # predict_proba's columns are the classes seen in fit: place them by label id.
+        out[split][:, model.classes_] = model.predict_proba([pairs[i] for i in rows])
+    return out
+
+
+def majority_class(train_labels: Sequence[int], n: int) -> np.ndarray:
+    """n predictions of train's most frequent label (ties: the smallest id)."""
+    counts = Counter(int(y) for y in train_labels)
+    top = max(sorted(counts), key=lambda y: counts[y])
+    return np.full(n, top, dtype=int)

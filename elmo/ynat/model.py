@@ -1,0 +1,136 @@
+"""The YNAT task model: token embedding (+ ELMo mixes), a biLSTM, masked max-pool, 7 classes.
+"""
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torchmetrics.classification import MulticlassF1Score
+
+from elmo.data.text import PAD_ID
+from elmo.embed.scalar_mix import ScalarMix
+from elmo.ynat.data import MONITOR, N_CLASSES, TaskBatch
+
+
+def make_mix(spec: dict) -> ScalarMix:
+    """The ScalarMix of an ELMo spec: learned/uniform/single-layer weights, learned/fixed gamma."""
+    n, w, learn_gamma = spec["n_layers"], spec["weights"], spec["gamma"] == "learned"
+    if spec["gamma"] not in ("learned", "fixed"):
+        raise ValueError(f"gamma must be 'learned' or 'fixed', not {spec['gamma']!r}")
+    if w == "learned":
+        return ScalarMix(n, trainable=True, gamma=learn_gamma, layer_norm=spec.get("layer_norm", False))
+    if w == "uniform" or (isinstance(w, int) and not isinstance(w, bool) and -n <= w < n):
+        mix = ScalarMix.fixed(n, None if w == "uniform" else w, gamma=learn_gamma)
+        mix.layer_norm = spec.get("layer_norm", False)
+        return mix
+    raise ValueError(f"weights must be 'learned', 'uniform' or a layer index in [-{n}, {n}), not {w!r}")
+
+
+class TopicClassifier(pl.LightningModule):
+    """Token embedding (+ ELMo), dropout, 1-layer biLSTM, masked max-pool, linear to 7 classes.
+
+    # Parameters
+    n_tokens : task vocabulary size (`<pad>` = 0 embeds to zeros).
+    token_dim, hidden_dim, dropout, lr : FinetuneConfig's sizes, dropout rate and Adam rate.
+    l2_coef : lambda; lambda * sum_j w_j^2 over each learned mix's raw weights joins the loss.
+    elmo : None (no ELMo, no ScalarMix at all) or {"n_layers": L+1, "dim": D, "gamma",
+        "weights", "placement", "layer_norm"} (see DEFAULT_VARIANT).
+    tokenizer : TokenizerSettings as a dict, so `predict` tokenizes as in training.
+
+    The vocabulary itself travels in the checkpoint (`vocab_itos`), not in the hyperparameters,
+    which loggers copy to MLflow (whose parameters are limited in length).
+    """
+
+    def __init__(
+        self,
+        n_tokens: int,
+        token_dim: int = 100,
+        hidden_dim: int = 256,
+        dropout: float = 0.5,
+        lr: float = 1e-3,
+        l2_coef: float = 0.001,
+        elmo: dict | None = None,
+        tokenizer: dict | None = None,
+        n_classes: int = N_CLASSES,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.embedding = nn.Embedding(n_tokens, token_dim, padding_idx=PAD_ID)
+        elmo_dim = elmo["dim"] if elmo else 0
+        self.mix_in = make_mix(elmo) if elmo else None
+        self.mix_out = make_mix(elmo) if elmo and elmo["placement"] == "input_output" else None
+        if elmo and elmo["placement"] not in ("input", "input_output"):
+            raise ValueError(f"placement must be 'input' or 'input_output', not {elmo['placement']!r}")
+        self.dropout = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(token_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.output = nn.Linear(2 * hidden_dim + (elmo_dim if self.mix_out else 0), n_classes)
+        self.holdout_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
+        self.vocab_itos: list[str] | None = None
+
+    @property
+    def uses_elmo(self) -> bool:
+        return self.mix_in is not None
+
+    def forward(self, token_ids: torch.Tensor, mask: torch.Tensor, layers: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T) ids, (B, T) mask, (L+1, B, T, D) layers (ELMo only) -> (B, n_classes) logits."""
+        x = self.embedding(token_ids)
+        if self.uses_elmo:
+            if layers is None:
+                raise ValueError("this model uses ELMo: pass the (L+1, B, T, D) layers")
+            x = torch.cat([x, self.mix_in(layers, mask)], dim=-1)
+        h = self._bilstm(self.dropout(x), mask)
+        if self.mix_out is not None:
+            h = torch.cat([h, self.dropout(self.mix_out(layers, mask))], dim=-1)
+        # Pads become -inf, so the max over time only ever picks real positions.
+        pooled = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+        return self.output(self.dropout(pooled))
+
+    def _bilstm(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, in) -> (B, T, 2H); packing keeps the backward LSTM from starting on pads."""
+        lengths = mask.sum(dim=1).cpu()
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    def mixes(self) -> list[ScalarMix]:
+        return [m for m in (self.mix_in, self.mix_out) if m is not None]
+
+    def mix_penalty(self) -> torch.Tensor:
+        """sum over mixes of sum_j w_j^2 (0 without ELMo or with fixed weights)."""
+        return sum((m.l2_penalty() for m in self.mixes()), self.output.weight.new_zeros(()))
+
+    def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cross-entropy + lambda * mix penalty, logits (B, n_classes))."""
+        logits = self(batch.token_ids, batch.mask, batch.layers)
+        return F.cross_entropy(logits, batch.labels) + self.hparams.l2_coef * self.mix_penalty(), logits
+
+    def training_step(self, batch: TaskBatch, batch_idx: int) -> torch.Tensor:
+        loss, _ = self.loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch.labels))
+        return loss
+
+    def validation_step(self, batch: TaskBatch, batch_idx: int) -> None:
+        loss, logits = self.loss(batch)
+        # The metric accumulates counts over every batch; the F1 is computed once per epoch.
+        self.holdout_f1.update(logits.argmax(dim=-1), batch.labels)
+        self.log("holdout_loss", loss, on_step=False, on_epoch=True, batch_size=len(batch.labels))
+
+    def on_validation_epoch_end(self) -> None:
+        self.log(MONITOR, 100.0 * self.holdout_f1.compute(), prog_bar=True)
+        self.holdout_f1.reset()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["vocab_itos"] = self.vocab_itos
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.vocab_itos = checkpoint.get("vocab_itos")
+
+    def configure_optimizers(self):
+        # Fixed mix weights / gamma are frozen parameters: Adam only sees what is learned.
+        return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.hparams.lr)
+
+
+def to_device(x: torch.Tensor | None, device) -> torch.Tensor | None:
+    return None if x is None else x.to(device)

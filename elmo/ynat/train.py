@@ -1,0 +1,187 @@
+"""Training one YNAT task model under the protocol: fit on `fit`, select on `holdout`, score dev once.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
+
+from elmo.core.config import Config
+from elmo.core.runs import run_dir, seed_everything, write_run_info
+from elmo.core.tracking import mlflow_logger
+from elmo.ynat.data import DEFAULT_VARIANT, MONITOR, YnatData
+from elmo.ynat.metrics import mean_std, scores
+from elmo.ynat.model import TopicClassifier, to_device
+
+
+def resolve_variant(variant: dict | None) -> dict:
+    """DEFAULT_VARIANT updated with `variant`; unknown keys are an error, not a silent no-op."""
+    variant = dict(variant or {})
+    unknown = set(variant) - set(DEFAULT_VARIANT)
+    if unknown:
+        raise ValueError(f"unknown variant key(s) {sorted(unknown)}; known: {sorted(DEFAULT_VARIANT)}")
+    v = {**DEFAULT_VARIANT, **variant}
+    if v["name"] is None:
+        v["name"] = f"elmo-{v['weights']}-{v['gamma']}-{v['placement']}" if v["elmo"] else "no-elmo"
+    return v
+
+
+def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
+    """A fresh TopicClassifier for `data` and a resolved `variant` (call after seeding)."""
+    f = cfg.finetune
+    elmo = None
+    if variant["elmo"]:
+        if data.cache is None:
+            raise ValueError("variant uses ELMo but the data has no LayerCache: data.with_cache(cache)")
+        keys = ("gamma", "weights", "placement", "layer_norm")
+        elmo = {"n_layers": data.cache.n_layers, "dim": data.cache.dim, **{k: variant[k] for k in keys}}
+    l2 = f.l2_coef if variant["l2_coef"] is None else variant["l2_coef"]
+    model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer)
+    model.vocab_itos = list(data.vocab.itos)
+    return model
+
+
+def make_trainer(cfg: Config, run: Path, loggers, **overrides) -> pl.Trainer:
+    """Up to max_epochs; early stopping and the kept checkpoint both follow the holdout F1."""
+    shutil.rmtree(run / "checkpoints", ignore_errors=True)  # a rerun must not select a stale best
+    callbacks = [
+        ModelCheckpoint(dirpath=run / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_top_k=1),
+        EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.finetune.patience),
+    ]
+    kwargs = dict(
+        max_epochs=cfg.finetune.max_epochs, precision=cfg.finetune.precision, callbacks=callbacks, logger=loggers, default_root_dir=run,
+        deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    callbacks += overrides.pop("callbacks", [])
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+def fit_model(
+    cfg: Config, data: YnatData, seed: int, variant: dict | None, out_dir: Path | None = None, logger: bool = True, **overrides
+):
+    """Seed, build, train on `fit` selecting on `holdout`; -> (best model, trainer, run folder, seconds).
+
+    Never touches `data.dev`.
+    """
+    variant = resolve_variant(variant)
+    out_dir = Path(out_dir) if out_dir is not None else run_dir(cfg.profile)
+    run = out_dir / "ynat" / variant["name"] / f"seed{seed}"
+    seed_everything(seed)
+    model = build_model(cfg, data, variant)
+    trainer = make_trainer(cfg, run, _loggers(out_dir, run, variant, seed) if logger else False, **overrides)
+    bs, elmo = cfg.finetune.batch_size, variant["elmo"]
+    t0 = time.perf_counter()
+    trainer.fit(model, data.loader("fit", bs, shuffle=True, layers=elmo, seed=seed), data.loader("holdout", bs, layers=elmo))
+    return _best(trainer, model), trainer, run, time.perf_counter() - t0
+
+
+def _loggers(out_dir: Path, run: Path, variant: dict, seed: int) -> list:
+    mlflow = mlflow_logger("ynat", f"{variant['name']}-seed{seed}", out_dir)
+    mlflow.log_hyperparams({"variant": variant["name"], "seed": seed, **{f"variant_{k}": v for k, v in variant.items()}})
+    return [CSVLogger(run, name="logs"), mlflow]
+
+
+def _best(trainer: pl.Trainer, model: TopicClassifier) -> TopicClassifier:
+    path = trainer.checkpoint_callback.best_model_path
+    best = TopicClassifier.load_from_checkpoint(path, map_location="cpu") if path else model
+    return best.eval()
+
+
+@torch.no_grad()
+def probabilities(model: TopicClassifier, data: YnatData, split: str = "dev", batch_size: int = 256) -> np.ndarray:
+    """(N_split, n_classes) softmax probabilities of the model for every row of `split`, in order."""
+    model.eval()
+    out = []
+    for batch in data.loader(split, batch_size, layers=model.uses_elmo):
+        logits = model(batch.token_ids.to(model.device), batch.mask.to(model.device), to_device(batch.layers, model.device))
+        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(out)
+
+
+def evaluate(model: TopicClassifier, data: YnatData, split: str = "dev", batch_size: int = 256) -> dict:
+    """`scores` of the model's predictions over every row of `split`."""
+    gold = [data.labels[i] for i in data.split(split)]
+    return scores(gold, probabilities(model, data, split, batch_size).argmax(axis=1).tolist())
+
+
+def mix_summary(model: TopicClassifier) -> dict:
+    """The learned (or fixed) softmax weights s_j and gamma of each mix; None without ELMo."""
+    out: dict[str, Any] = {"mix_weights": None, "gamma": None}
+    for suffix, mix in (("", model.mix_in), ("_output", model.mix_out)):
+        if mix is not None:
+            out[f"mix_weights{suffix}"] = [float(s) for s in mix.weights.detach().cpu()]
+            out[f"gamma{suffix}"] = float(mix.gamma.detach())
+    return out
+
+
+def train_and_evaluate(
+    cfg: Config, data: YnatData, seed: int, variant: dict | None, out_dir: Path | None = None, logger: bool = True, **overrides
+) -> dict:
+    """Train one seed of one variant, select on the holdout, score the full dev set once.
+
+    `out_dir` is the profile's run folder (default `runs/<profile>`): checkpoints and CSV logs go
+    to `out_dir/ynat/<variant>/seed<k>/`, MLflow to `out_dir/mlflow.db` (experiment "ynat").
+    Returns dev `scores` plus holdout_macro_f1 (best epoch), epochs, seconds, mix weights, gamma.
+    """
+    model, trainer, run, seconds = fit_model(cfg, data, seed, variant, out_dir, logger, **overrides)
+    best = trainer.checkpoint_callback.best_model_score
+    result = {
+        **evaluate(model, data, "dev"),
+        "holdout_macro_f1": float(best) if best is not None else None,
+        "epochs": int(trainer.current_epoch),
+        "seconds": seconds,
+        **mix_summary(model),
+        "seed": seed,
+        "variant": resolve_variant(variant)["name"],
+    }
+    _log_result(trainer, result)
+    write_run_info(run, cfg, variant=resolve_variant(variant), result=result)
+    return result
+
+
+def _log_result(trainer: pl.Trainer, result: dict) -> None:
+    """Dev scores (and mix weights) as final metrics of every logger of the run."""
+    metrics = {"dev_macro_f1": result["macro_f1"], "dev_accuracy": result["accuracy"]}
+    metrics.update({f"dev_f1_{i}": v for i, v in enumerate(result["per_class_f1"].values())})  # KLUE label ids
+    metrics.update({f"mix_weight_{j}": s for j, s in enumerate(result["mix_weights"] or [])})
+    if result["gamma"] is not None:
+        metrics["gamma"] = result["gamma"]
+    for lg in trainer.loggers:
+        lg.log_metrics(metrics, step=trainer.global_step)
+        lg.finalize("success")
+
+
+def run_provenance(cfg: Config, artifact: str | Path) -> dict:
+    """What decides a task-model run's numbers besides variant and seed: the finetuning
+    settings and the biLM weights. 03 stores it with its results; 04 compares it before reuse."""
+    sha = json.loads((Path(artifact) / "config.json").read_text())["weights_sha256"]
+    return json.loads(json.dumps({"finetune": asdict(cfg.finetune), "bilm_sha256": sha}))
+
+
+def saved_runs(path: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
+    """{model name: runs} from 03's `finetune_results.json` at `path`, when 03 made them with these
+    exact settings and biLM (each run seeds itself, so training them again would repeat them);
+    {} when the file is missing or was made otherwise."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    if saved.get("_provenance") != run_provenance(cfg, artifact):
+        return {}
+    return {name: entry["runs"] for name, entry in saved.items() if not name.startswith("_")}
+
+
+def summarize(results: Sequence[dict], key: str = "macro_f1") -> dict:
+    """{"mean", "std" (sample, ddof=1), "n", "values"} of `key` over per-seed results."""
+    return mean_std([r[key] for r in results])

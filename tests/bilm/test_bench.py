@@ -1,0 +1,27 @@
+"""The benchmark runs end to end on the tiny profile and reports consistent figures."""
+
+from elmo.bilm.bench import bench, synthetic_batch
+
+
+def test_synthetic_batch_repeats_spellings_like_text():
+    chars, targets, mask = synthetic_batch(500, 50, 8, 16, 10)
+    assert chars.shape == (8, 16, 10) and mask.all()
+    distinct = len({tuple(r) for r in chars.reshape(-1, 10).tolist()})
+    assert distinct < 8 * 16  # a Zipf law repeats frequent types within a batch
+
+
+def test_bench_reports_flops_speed_and_parts():
+    r = bench("tiny", batch=4, length=8, repeats=1)
+    assert r["gflop_per_step"] > 0 and r["tokens_per_s"] > 0
+    assert abs(r["achieved_gflops"] - r["gflop_per_step"] / r["step_seconds"]) < 1e-6
+    assert set(r["seconds_by_part"]) == {"encoder", "lstm", "softmax", "optimizer"}
+    assert 0 < r["lstm_flop_share"] < 1 and 0 < r["bf16_ceiling"] <= 1
+
+
+def test_peak_ceiling_is_amdahls_law():
+    from elmo.bilm.bench import peak_ceiling
+
+    assert peak_ceiling(0.0, 260.0, 960.0) == 1.0  # nothing held back
+    assert abs(peak_ceiling(1.0, 240.0, 960.0) - 0.25) < 1e-12  # all of it at the fp32 peak
+    # Half the FLOPs at a quarter of the speed: time 0.5 * 4 + 0.5 = 2.5 units -> 40 %.
+    assert abs(peak_ceiling(0.5, 240.0, 960.0) - 0.4) < 1e-12

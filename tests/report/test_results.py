@@ -1,0 +1,67 @@
+"""The README results block is generated from the notebooks' JSON, and only that block changes."""
+
+import pytest
+
+from elmo.report import results
+from elmo.report.ablations import ablation_markdown
+from elmo.report.paper import comparison_markdown, comparison_rows
+
+
+def test_update_readme_rewrites_only_the_marked_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{results.BEGIN}\nold numbers\n{results.END}\noutro\n")
+    results.update_readme("| new | 1 |", readme)
+    assert readme.read_text() == f"intro\n{results.BEGIN}\n| new | 1 |\n{results.END}\noutro\n"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="results:begin"):
+        results.update_readme("x", readme)
+
+
+def test_timings_and_ablation_tables():
+    times = {"01_data": {"seconds": 30.0}, "02_pretrain": {"seconds": 90.0}}
+    md = results.timings_markdown(times)
+    assert "| `01_data` | 0.5 min |" in md and "**2.0 min**" in md
+    summary = {
+        "table": {"main": {"runs": 2, "dev macro-F1": 80.04, "± (std)": 1.0, "dev accuracy": 79.0, "± std": 0.5}},
+        "paired": {"A − B": {"diffs": [1.0, 3.0], "mean": 2.0, "std": 1.414, "p": 0.2}},
+        "sample_efficiency": [
+            {"model": "with ELMo", "fraction": 0.1, "n_fit": 100, "seed": s, "macro_f1": f, "accuracy": 0.0}
+            for s, f in ((0, 50.0), (1, 52.0))
+        ],
+        "seconds": {"total": 600.0},
+    }
+    md = ablation_markdown(summary)
+    assert "| main | 2 | 80.0 ± 1.0 | 79.0 ± 0.5 |" in md
+    assert "| A − B | +1.00, +3.00 | +2.00 ± 1.41 | 0.200 |" in md
+    assert "| 0.1 (100) | 51.0 ± 1.4 |" in md
+    assert "10.0 min" in md
+
+
+def test_paper_comparison_reads_our_numbers_from_the_results():
+    def row(f1):
+        return {"table": {"runs": 3, "dev macro-F1": f1, "± (std)": 0.5, "dev accuracy": 70.0, "± std": 0.5}}
+
+    names = ("no ELMo", "last layer only", "λ = 1", "ELMo: learned s_j and γ (main)", "input + output")
+    eff = [
+        {"model": m, "fraction": fr, "macro_f1": f}
+        for m, fr, f in (("with ELMo", 0.01, 40.0), ("with ELMo", 0.01, 42.0), ("without ELMo", 0.01, 30.0), ("without ELMo", 0.1, 45.0))
+    ]
+    r = {
+        "finetune": {"biLSTM, no ELMo": row(70.0), "biLSTM + ELMo (input)": row(72.0), "biLSTM + ELMo (input + output)": row(73.5)},
+        "ablation": {"table": {n: row(50.0 + i)["table"] for i, n in enumerate(names)}, "sample_efficiency": eff},
+    }
+    found = {a: c for a, _, c in comparison_rows(r)}
+    assert any("70.0 → 73.5 (+3.5" in c for c in found.values())
+    assert any(c.startswith("50.0 / 51.0 / 52.0 / 53.0") for c in found.values())
+    assert any("53.0 / 54.0 (10 % grid); all the data (03): 72.0 / 73.5" in c for c in found.values())
+    assert any("41.0 with ELMo vs 30.0 without; the baseline at 10 % reaches 45.0" in c for c in found.values())
+    assert not any("POS" in a or "perplexity" in a for a in found)  # parts without results are left out
+    assert comparison_markdown(r).count("\n") == 1 + len(found)
+
+
+def test_tradeoff_table_sorted_by_pretraining_length():
+    row = {"pretrain_minutes": 20.0, "valid_ppl": 94.8, "finetune_minutes": 11.4,
+           "dev_macro_f1": {"mean": 79.8, "std": 0.3}, "ensemble": {"macro_f1": 81.5}}  # fmt: skip
+    md = results.tradeoff_markdown({"4": {**row, "pretrain_epochs": 4, "valid_ppl": 80.0}, "2": {**row, "pretrain_epochs": 2}})
+    lines = md.splitlines()
+    assert lines[2] == "| 2 epochs | 20 | 94.8 | 11 | 79.8 ± 0.3 | 81.5 |" and lines[3].startswith("| 4 epochs |")

@@ -1,0 +1,277 @@
+"""The YNAT task model, its protocol (holdout selection, whole-set F1) and the baselines, on the
+toy data of `task_fixtures` (no biLM, no real data needed)."""
+
+import csv
+import random
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+from task_fixtures import ELMO_ON, FakeLayerCache, make_data, tiny_cfg, toy_headlines
+
+from elmo.core.config import get_config
+from elmo.core.runs import seed_everything
+from elmo.data.readers import YNAT_LABELS
+from elmo.embed.scalar_mix import ScalarMix
+from elmo.ynat.baselines import majority_class, morpheme_ngrams, tfidf_logreg
+from elmo.ynat.data import MAX_TOKENS, MONITOR, TaskVocab, YnatData, holdout_split
+from elmo.ynat.metrics import scores
+from elmo.ynat.model import TopicClassifier
+from elmo.ynat.predict import predict
+from elmo.ynat.train import (
+    build_model,
+    fit_model,
+    probabilities,
+    resolve_variant,
+    summarize,
+    train_and_evaluate,
+)
+
+QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """A no-ELMo model trained on the toy data, reloaded from its best checkpoint."""
+    model, trainer, run, _ = fit_model(tiny_cfg(), data, 0, {}, tmp_path_factory.mktemp("plain"), logger=False)
+    return model
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_scores_are_over_the_whole_set_not_a_mean_of_batches():
+    y_true = [0, 0, 1, 1, 2, 2, 0, 1]
+    y_pred = [0, 1, 1, 1, 2, 0, 0, 2]
+    whole = 100 * f1_score(y_true, y_pred, labels=range(7), average="macro", zero_division=0)
+    batches = [slice(i, i + 2) for i in range(0, 8, 2)]
+    per_batch = np.mean([100 * f1_score(y_true[b], y_pred[b], labels=range(7), average="macro", zero_division=0) for b in batches])
+    assert abs(per_batch - whole) > 1  # the seed's fault 5 gives another number
+    s = scores(y_true, y_pred)
+    assert s["macro_f1"] == pytest.approx(whole)
+    assert s["accuracy"] == pytest.approx(62.5)
+    assert list(s["per_class_f1"]) == list(YNAT_LABELS)
+    assert np.array(s["confusion"]).shape == (7, 7) and np.array(s["confusion"]).sum() == 8
+
+
+def test_summarize_mean_and_sample_std():
+    s = summarize([{"macro_f1": 80.0}, {"macro_f1": 82.0}, {"macro_f1": 84.0}])
+    assert s["mean"] == pytest.approx(82.0) and s["std"] == pytest.approx(2.0) and s["n"] == 3
+    assert summarize([{"macro_f1": 70.0}])["std"] == 0.0
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def test_holdout_is_stratified_fixed_across_seeds_and_disjoint():
+    labels = [c for c in range(7) for _ in range(20 + 10 * c)]
+    random.Random(3).shuffle(labels)
+    seed_everything(1)
+    fit, held = holdout_split(labels, 0.1)
+    seed_everything(2)
+    assert holdout_split(labels, 0.1) == (fit, held)  # the model seed does not move it
+    assert not set(fit) & set(held) and sorted(fit + held) == list(range(len(labels)))
+    per_class = np.bincount([labels[i] for i in held], minlength=7)
+    assert per_class.tolist() == [round(0.1 * (20 + 10 * c)) for c in range(7)]
+
+
+def test_data_splits_and_vocab(data):
+    n_train = 7 * 40
+    assert set(data.fit) | set(data.holdout) == set(range(n_train))
+    assert data.dev == list(range(n_train, n_train + 70))
+    assert data.vocab.itos[:2] == ["<pad>", "<unk>"] and isinstance(data.vocab, TaskVocab)
+    vocab = TaskVocab.from_tokens([["a", "a", "b"], ["c", "a", "c"]], min_freq=2)
+    assert vocab.itos == ["<pad>", "<unk>", "a", "c"] and vocab["b"] == 1
+
+
+def test_load_real_ynat_tiny_subset(data_root, tmp_path):
+    data = YnatData.load(get_config("tiny"), data_root, cache_dir=tmp_path)
+    assert len(data.fit) + len(data.holdout) == 600 and len(data.dev) == 300
+    assert len(data.holdout) == pytest.approx(60, abs=4) and all(0 <= y < 7 for y in data.labels)
+    assert all(data.tokens[i] for i in data.dev[:50])  # titles tokenize to something
+
+
+def test_batch_aligns_layers_and_guards_length(data):
+    batch = data.batch([0, 5, data.dev[0]])
+    b, t = batch.token_ids.shape
+    assert batch.layers.shape == (3, b, t, 8) and batch.mask.sum(1).tolist() == [len(data.tokens[i]) for i in (0, 5, data.dev[0])]
+    long = YnatData.build(toy_headlines(10, 0), toy_headlines(1, 1), [["x"] * 300] + [["y"]] * 76)
+    assert long.batch([0, 1]).token_ids.shape == (2, MAX_TOKENS)
+    shifted = data.with_cache(FakeLayerCache(data.tokens[1:] + data.tokens[:1]))
+    with pytest.raises(ValueError, match="cached ELMo positions"):
+        shifted.batch(list(range(8)))
+
+
+# ----------------------------------------------------------------------------- model
+
+
+def test_training_batches_bucket_by_length_cover_fit_and_reorder_by_epoch(data):
+    loader = data.loader("fit", 32, shuffle=True, seed=0)
+    first = list(loader.batch_sampler)
+    rows = [data.fit[i] for b in first for i in b]
+    assert sorted(rows) == sorted(data.fit)  # every fit row once per epoch, nothing else
+    lengths = [[len(data.tokens[data.fit[i]]) for i in b] for b in first]
+    assert np.mean([max(n) - min(n) for n in lengths]) <= 1  # toy headlines are 3-5 tokens
+    loader.batch_sampler.set_epoch(1)
+    assert list(loader.batch_sampler) != first
+    assert list(data.loader("fit", 32, shuffle=True, seed=1).batch_sampler) != first
+    assert [r for b in data.loader("dev", 32) for r in b.labels.tolist()] == [data.labels[i] for i in data.dev]
+
+
+def test_no_elmo_model_has_no_scalar_mix(data):
+    model = build_model(tiny_cfg(), data, resolve_variant({}))
+    assert not any(isinstance(m, ScalarMix) for m in model.modules())
+    assert model.mix_penalty().item() == 0.0
+
+
+def test_mix_options(data):
+    single = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "weights": 1, "gamma": "fixed"}))
+    assert single.mix_in.weights.tolist() == [0.0, 1.0, 0.0]
+    layers = torch.randn(3, 2, 4, 8)
+    assert torch.equal(single.mix_in(layers), layers[1])
+    assert not any(p.requires_grad for p in single.mix_in.parameters())
+    uniform = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "weights": "uniform"}))
+    assert uniform.mix_in.weights.tolist() == pytest.approx([1 / 3] * 3) and uniform.mix_in.gamma.requires_grad
+    both = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "placement": "input_output"}))
+    assert both.mix_out is not None and both.mix_out is not both.mix_in
+    assert both.output.in_features == 2 * 16 + 8
+    batch = data.batch([0, 1, 2])
+    assert both(batch.token_ids, batch.mask, batch.layers).shape == (3, 7)
+    with pytest.raises(ValueError, match="unknown variant"):
+        resolve_variant({"elmo": True, "weigths": 1})
+
+
+def test_l2_penalty_enters_the_loss(data):
+    torch.manual_seed(0)
+    a = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "l2_coef": 0.0}))
+    b = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "l2_coef": 10.0}))
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        for m in (a, b):
+            m.mix_in.scalar_parameters.copy_(torch.tensor([0.5, -1.0, 2.0]))
+    a.eval(), b.eval()
+    batch = data.batch(list(range(16)))
+    diff = b.loss(batch)[0] - a.loss(batch)[0]
+    assert diff.item() == pytest.approx(10.0 * (0.25 + 1.0 + 4.0), rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_trains_beats_chance_and_reports(data, tmp_path):
+    result = train_and_evaluate(tiny_cfg(), data, 0, {}, tmp_path, logger=False)
+    assert result["macro_f1"] > 60 and result["holdout_macro_f1"] > 60  # chance is ~14
+    assert result["mix_weights"] is None and result["gamma"] is None
+    assert 1 <= result["epochs"] <= 4 and result["seconds"] > 0
+    assert len(result["confusion"]) == 7 and sum(map(sum, result["confusion"])) == len(data.dev)
+    assert (tmp_path / "ynat" / "no-elmo" / "seed0" / "run.json").exists()
+
+
+def test_same_seed_repeats_exactly(data, tmp_path):
+    runs = [fit_model(tiny_cfg(max_epochs=1), data, 3, ELMO_ON, tmp_path / str(k), logger=False)[0] for k in range(2)]
+    a, b = (r.state_dict() for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dev_is_never_used_for_selection(data, tmp_path, monkeypatch):
+    cache = FakeLayerCache(data.tokens)
+    d = data.with_cache(cache)
+    seen = []
+    original = d.batch
+    monkeypatch.setattr(d, "batch", lambda idx, layers=True: seen.extend(idx) or original(idx, layers))
+    model, trainer, _, _ = fit_model(tiny_cfg(max_epochs=2), d, 0, ELMO_ON, tmp_path, logger=False, **QUIET)
+    assert seen and not set(seen) & set(d.dev) and not set(cache.requested) & set(d.dev)
+    assert set(seen) == set(d.fit) | set(d.holdout)
+    assert trainer.checkpoint_callback.monitor == MONITOR == "holdout_macro_f1"
+    assert trainer.early_stopping_callback.monitor == MONITOR
+    assert model.vocab_itos == d.vocab.itos  # reloaded from the best checkpoint
+
+
+def test_elmo_run_logs_to_csv_and_mlflow(data, tmp_path):
+    result = train_and_evaluate(tiny_cfg(max_epochs=2), data, 1, ELMO_ON, tmp_path)
+    assert sum(result["mix_weights"]) == pytest.approx(1.0) and len(result["mix_weights"]) == 3
+    assert isinstance(result["gamma"], float)
+    assert (tmp_path / "mlflow.db").exists()
+    (metrics,) = (tmp_path / "ynat" / "elmo-learned-learned-input" / "seed1" / "logs").glob("version_*/metrics.csv")
+    rows = list(csv.DictReader(open(metrics)))
+    assert MONITOR in rows[0] and "train_loss" in rows[0] and "dev_macro_f1" in rows[0]
+    f1s = [float(r[MONITOR]) for r in rows if r.get(MONITOR)]
+    assert len(f1s) == result["epochs"] and max(f1s) == pytest.approx(result["holdout_macro_f1"])
+
+
+# ----------------------------------------------------------------------------- inference
+
+
+ODD = ["", "   ", "😀😀", "뷁쒥 ∰ ☃", "c0w1 c0w2 오늘"]
+
+
+def test_predict_handles_odd_text_and_rejects_non_str(trained):
+    labels = predict(trained, ODD)
+    assert len(labels) == len(ODD) and all(label in YNAT_LABELS for label in labels)
+    assert labels[-1] == YNAT_LABELS[0]
+    with pytest.raises(TypeError, match="item 1 is NoneType"):
+        predict(trained, ["좋은 뉴스", None])
+    with pytest.raises(TypeError, match="list of str"):
+        predict(trained, "a single string")
+
+
+def test_predict_with_elmo_and_default_morpheme_tokenizer(data):
+    model = build_model(tiny_cfg(), data, resolve_variant(ELMO_ON))
+    model.hparams.tokenizer = {"tokenizer": "morpheme", "char_unit": "syllable", "max_chars": 16}
+    labels = predict(model, ODD, elmo=data.cache)
+    assert len(labels) == len(ODD) and all(label in YNAT_LABELS for label in labels)
+    with pytest.raises(ValueError, match="uses ELMo"):
+        predict(model, ODD)
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def test_tfidf_logreg_and_majority_class():
+    train, dev = toy_headlines(20, 0), toy_headlines(5, 1)
+    tok = lambda rows: [h.text.split() for h in rows]  # noqa: E731
+    text = lambda rows: [h.text for h in rows]  # noqa: E731
+    preds, details = tfidf_logreg(text(train), tok(train), [h.label for h in train], text(dev), tok(dev), return_details=True)
+    assert scores([h.label for h in dev], preds)["macro_f1"] > 90
+    assert details["C"] in details["holdout_macro_f1"]
+    assert morpheme_ngrams(["a", "b", "c"]) == ["a", "b", "c", "a b", "b c"]
+    assert majority_class([2, 1, 2, 0], 3).tolist() == [2, 2, 2]
+    assert majority_class([1, 0], 2).tolist() == [0, 0]
+
+
+def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
+    from elmo.ynat.ensemble import best_checkpoint, seed_ensemble
+
+    runs = [train_and_evaluate(tiny_cfg(max_epochs=2), data, s, ELMO_ON, tmp_path, logger=False) for s in (0, 1)]
+    one = seed_ensemble(data, tmp_path / "ynat", runs[:1])
+    assert one["macro_f1"] == runs[0]["macro_f1"] and one["confusion"] == runs[0]["confusion"]
+    assert one["holdout_macro_f1"] == pytest.approx(runs[0]["holdout_macro_f1"], abs=1e-3)  # torchmetrics vs sklearn
+    models = [TopicClassifier.load_from_checkpoint(best_checkpoint(tmp_path / "ynat", r)) for r in runs]
+    by_hand = (probabilities(models[0], data) + probabilities(models[1], data)) / 2
+    both = seed_ensemble(data, tmp_path / "ynat", runs)
+    assert both["macro_f1"] == scores([data.labels[i] for i in data.dev], by_hand.argmax(1).tolist())["macro_f1"]
+    assert both["members"] == ["elmo-learned-learned-input/seed0", "elmo-learned-learned-input/seed1"]
+    with pytest.raises(ValueError, match="at least one"):
+        seed_ensemble(data, tmp_path / "ynat", [])
+
+
+def test_weighted_pair_picks_the_weight_on_the_holdout(data):
+    from elmo.ynat.baselines import tfidf_probabilities
+    from elmo.ynat.ensemble import scored, weighted_pair
+
+    tfidf = tfidf_probabilities(data, C=1.0)
+    assert tfidf["dev"].shape == (len(data.dev), 7) and np.allclose(tfidf["dev"].sum(1), 1)
+    rng = np.random.default_rng(0)
+    noise = {s: rng.dirichlet(np.ones(7), size=len(data.split(s))) for s in ("holdout", "dev")}
+    blend = weighted_pair(data, noise, tfidf)
+    # Random probabilities add nothing on the holdout: the blend leans on TF-IDF (w small).
+    assert blend["weight"] <= 0.5
+    assert blend["holdout_macro_f1"] >= scored(data, tfidf)["holdout_macro_f1"]
+    only = weighted_pair(data, tfidf, tfidf)
+    assert only["weight"] == 0.5 and only["macro_f1"] == scored(data, tfidf)["macro_f1"]
