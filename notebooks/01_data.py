@@ -29,6 +29,7 @@ from elmo.core.figures import save_figure
 from elmo.core.runs import run_dir, seed_everything, write_run_info
 from elmo.data import readers
 from elmo.data.corpus import dedupe, load_corpus, settings_of, tokenize_cached
+from elmo.data.results import DataStats
 from elmo.data.stats import (
     char_coverage,
     char_coverage_figure,
@@ -59,15 +60,15 @@ print(cfg.data)
 # %%
 petitions = readers.read_petitions()
 corpus = load_corpus(cfg.data)
-summary = {
-    "petitions": len(petitions),
-    "petitions_unique": len(dedupe(petitions)),
-    "characters": sum(len(p.title) + len(p.content) for p in petitions),
-    "corpus_petitions": corpus.petitions,
-    "sentences": {s: len(corpus.split(s)) for s in ("train", "valid", "test")},
-    "tokens": {s: corpus.n_tokens(s) for s in ("train", "valid", "test")},
-}
-summary
+stats = DataStats(
+    petitions=len(petitions),
+    petitions_unique=len(dedupe(petitions)),
+    characters=sum(len(p.title) + len(p.content) for p in petitions),
+    corpus_petitions=corpus.petitions,
+    sentences={s: len(corpus.split(s)) for s in ("train", "valid", "test")},
+    tokens={s: corpus.n_tokens(s) for s in ("train", "valid", "test")},
+)
+stats
 
 # %%
 lengths = {s: [len(x) for x in corpus.split(s)] for s in ("train", "valid", "test")}
@@ -113,8 +114,8 @@ save_figure(fig, "01_ynat_labels", cfg)
 fig
 
 # %%
-summary["ynat"] = {split: {"rows": len(rows), "labels": dict(zip(readers.YNAT_LABELS, labels[split]))} for split, rows in ynat.items()}
-summary["oov"] = curve
-summary["chars"] = coverage["n_chars"]
-(out / "data_stats.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1))
-print(json.dumps(summary["ynat"], ensure_ascii=False, indent=1))
+stats.ynat = {split: {"rows": len(rows), "labels": dict(zip(readers.YNAT_LABELS, labels[split]))} for split, rows in ynat.items()}
+stats.oov = curve
+stats.chars = coverage["n_chars"]
+stats.write(out)
+print(json.dumps(stats.ynat, ensure_ascii=False, indent=1))

@@ -37,6 +37,7 @@ from elmo.bilm.evaluate import (
       read_metrics,
 )
 from elmo.bilm.model import BiLM
+from elmo.bilm.results import PretrainResults
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
 from elmo.core.figures import save_figure
@@ -94,7 +95,7 @@ neighbours = nearest_neighbours(bilm, [q for q in queries if q in bilm.encoder.t
 neighbours
 
 # %%
-summary = {"biLM": results, "ngram3": ngram, "parameters": sum(p.numel() for p in bilm.parameters()),
-           "vocab": len(bilm.encoder.tokens), "chars": len(bilm.encoder.chars)}
-(run_dir(profile) / "pretrain_results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-print(json.dumps({k: summary["biLM"][k] for k in ("valid", "test")}, indent=1))
+summary = PretrainResults(biLM=results, ngram3=ngram, parameters=sum(p.numel() for p in bilm.parameters()),
+                          vocab=len(bilm.encoder.tokens), chars=len(bilm.encoder.chars))
+summary.write(run_dir(profile))
+print(json.dumps({k: summary.biLM[k] for k in ("valid", "test")}, indent=1))

@@ -29,7 +29,6 @@
 profile = "cpu"
 
 # %%
-import json
 
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
@@ -51,9 +50,9 @@ from elmo.ynat.report import (
     holdout_curves,
     per_class_table,
     results_figure,
-    results_table,
 )
-from elmo.ynat.train import run_provenance
+from elmo.ynat.results import FinetuneResults, blend_key, ensemble_key, label, run_provenance
+from elmo.ynat.train import best_checkpoint
 
 cfg = get_config(profile)
 seed_everything(cfg.seed)
@@ -77,17 +76,18 @@ print("biLM embedding throughput:", {k: round(v, 1) for k, v in cache.meta["thro
 train_rows, dev_rows = data.fit + data.holdout, data.dev
 gold = [data.labels[i] for i in dev_rows]
 train_labels = [data.labels[i] for i in sorted(train_rows)]
-results = {"majority class": [scores(gold, majority_class(train_labels, len(dev_rows)))]}
+# Rows are keyed by stable machine keys (elmo.ynat.results); tables show their labels.
+results = {"majority": [scores(gold, majority_class(train_labels, len(dev_rows)))]}
 tfidf_pred, tfidf_info = tfidf_logreg(
     [data.texts[i] for i in sorted(train_rows)], [data.tokens[i] for i in sorted(train_rows)], train_labels,
     [data.texts[i] for i in dev_rows], [data.tokens[i] for i in dev_rows], return_details=True,
 )
 tfidf_holdout = max(tfidf_info["holdout_macro_f1"].values())
-results["TF-IDF + LR"] = [{**scores(gold, tfidf_pred), "holdout_macro_f1": tfidf_holdout}]
+results["tfidf"] = [{**scores(gold, tfidf_pred), "holdout_macro_f1": tfidf_holdout}]
 print(f"TF-IDF: C = {tfidf_info['C']} chosen on the holdout (holdout macro-F1 {tfidf_holdout:.1f})")
 # The same model trained on the fit rows only: the rows the neural models learn from.
 tfidf_fit = tfidf_probabilities(data, tfidf_info["C"])
-results["TF-IDF + LR, fit rows only"] = [scored(data, tfidf_fit)]
+results["tfidf_fit"] = [scored(data, tfidf_fit)]
 
 # %% [markdown]
 # ## The task model without and with ELMo
@@ -96,11 +96,7 @@ results["TF-IDF + LR, fit rows only"] = [scored(data, tfidf_fit)]
 # does for some tasks). All models and seeds train side by side (`FinetuneConfig.workers` processes).
 
 # %%
-variants = {
-    "biLSTM, no ELMo": {"elmo": False},
-    "biLSTM + ELMo (input)": {"elmo": True},
-    "biLSTM + ELMo (input + output)": {"elmo": True, "placement": "input_output"},
-}
+variants = cfg.finetune.models  # no_elmo, elmo_input, elmo_input_output (typed config)
 results.update(run_grid(cfg, data, variants))  # all 3 models x 3 seeds in one pool of workers
 
 # %% [markdown]
@@ -113,14 +109,16 @@ results.update(run_grid(cfg, data, variants))  # all 3 models x 3 seeds in one p
 # difference between the two blends.
 
 # %%
-probs = {}
-for name, short in (("biLSTM, no ELMo", "no-ELMo"), ("biLSTM + ELMo (input + output)", "ELMo")):
-    probs[name] = seed_probabilities(data, out / "ynat", results[name])
-    results[f"{name}, {len(results[name])}-seed ensemble"] = [scored(data, probs[name])]
-    blend = weighted_pair(data, probs[name], tfidf_fit)
-    results[f"{short} ensemble + TF-IDF (fit rows), blended"] = [blend]
-    print(f"weight of the {short} ensemble in its blend, chosen on the holdout: {blend['weight']:.2f}")
-table = results_table(results)
+probs, blend_weights = {}, {}
+for key in ("no_elmo", cfg.finetune.main_model):
+    probs[key] = seed_probabilities(data, out / "ynat", results[key])
+    results[ensemble_key(key)] = [scored(data, probs[key])]
+    blend = weighted_pair(data, probs[key], tfidf_fit)
+    results[blend_key(key)] = [blend]
+    blend_weights[key] = blend["weight"]
+    print(f"weight of the {label(key)} ensemble in its blend, chosen on the holdout: {blend['weight']:.2f}")
+finetune = FinetuneResults(results, run_provenance(cfg, artifact), cache.meta["throughput"], blend_weights)
+table = finetune.table()
 table
 
 # %%
@@ -130,7 +128,7 @@ save_figure(fig, "03_results", cfg)
 fig
 
 # %%
-per_class_table(results)
+per_class_table(finetune.labelled())
 
 # %% [markdown]
 # ## Where the ELMo model errs
@@ -138,15 +136,15 @@ per_class_table(results)
 # at dev. Rows are true topics.
 
 # %%
-elmo_runs = results["biLSTM + ELMo (input)"]
+elmo_runs = results["elmo_input"]
 # The model and seed with the best holdout score among the ELMo models (never dev).
-chosen = max((r for name in variants if variants[name]["elmo"] for r in results[name]), key=lambda r: r["holdout_macro_f1"])
+chosen = max((r for key, v in variants.items() if v.elmo for r in results[key]), key=lambda r: r["holdout_macro_f1"])
 fig = confusion_figure(chosen["confusion"], f"{chosen['variant']}, seed {chosen['seed']}: dev confusions")
 save_figure(fig, "03_confusion", cfg)
 fig
 
 # %%
-curves = holdout_curves(out / "ynat", [results[name][0]["variant"] for name in variants])
+curves = holdout_curves(out / "ynat", [results[key][0]["variant"] for key in variants])
 fig = curves_figure(curves)
 save_figure(fig, "03_selection_curves", cfg)
 fig
@@ -162,7 +160,7 @@ fig
 # Empty and odd strings get a prediction (an empty headline is read as one unknown token).
 
 # %%
-model = TopicClassifier.load_from_checkpoint(out / "ynat" / chosen["variant"] / f"seed{chosen['seed']}" / "checkpoints" / "best.ckpt")
+model = TopicClassifier.load_from_checkpoint(best_checkpoint(out / "ynat", chosen))
 elmo = Elmo(artifact)
 headlines = ["삼성전자, 차세대 반도체 공정 개발 성공", "손흥민 시즌 10호골…토트넘 승리", "국회 본회의서 예산안 통과",
              "", "   ", "😀😀 ㅋㅋㅋ", "뷁뷁뷁"]
@@ -175,11 +173,8 @@ dict(zip(headlines, predict(model, headlines, elmo=elmo)))
 # train and dev periods (dev is 41 % 사회 against 11 % in train).
 
 # %%
-goal_table(results, goal=85.0, baseline="TF-IDF + LR")
+goal_table(finetune.labelled(), goal=85.0, baseline=label("tfidf"))
 
 # %%
-summary = {name: {"runs": runs, "table": table.loc[name].to_dict()} for name, runs in results.items()}
-summary["_embedding_throughput"] = cache.meta["throughput"]
-summary["_provenance"] = run_provenance(cfg, artifact)  # lets 04 reuse these runs, not retrain them
-(out / "finetune_results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float))
+finetune.write(out)  # its provenance lets 04 reuse these runs instead of retraining them
 table

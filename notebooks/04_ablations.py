@@ -27,7 +27,6 @@
 profile = "cpu"
 
 # %%
-import json
 import time
 
 from elmo.ablations.adaptation import adapt_bilm, adaptation_summary, adaptation_table
@@ -48,6 +47,7 @@ from elmo.ablations.grid import (
       reuse_finetune_runs,
       weights_heatmap_figure,
 )
+from elmo.ablations.results import AblationResults
 from elmo.ablations.significance import paired, paired_table
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
@@ -132,7 +132,7 @@ fig
 # one (`step_schedule`), and the holdout is checked every k epochs.
 
 # %%
-from_03 = reuse_finetune_runs(out / "finetune_results.json", cfg, artifact)
+from_03 = reuse_finetune_runs(out, cfg, artifact)
 print("100 % runs reused from 03_finetune:", list(from_03) or "none (03 has not run with these settings)")
 known = {1.0: from_03, fraction: results}  # the grid's own runs win when its fraction is 1
 efficiency = sample_efficiency(cfg, data, sorted({0.01, fraction, 1.0}), seeds, known=known,
@@ -156,8 +156,8 @@ titles = [data.tokens[i] for i in sorted(data.fit + data.holdout)]
 adapted = adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=1)
 info = adaptation_summary(adapted)
 adapted_data = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(profile, "cache")))
-main_adapted = {"main, adapted biLM": {**GRID[MAIN], "name": "abl-main-adapted"}}
-adapted_runs = run_grid(cfg, subsample_fit(adapted_data, fraction), main_adapted, seeds)["main, adapted biLM"]
+main_adapted = {"main_adapted": {**GRID[MAIN], "name": "abl-main-adapted"}}
+adapted_runs = run_grid(cfg, subsample_fit(adapted_data, fraction), main_adapted, seeds)["main_adapted"]
 adaptation_table(results[MAIN], adapted_runs, info)
 
 # %%
@@ -168,16 +168,14 @@ print(f"mean {change['mean']:+.2f} ± {change['std']:.2f}; paired t p = {change[
 # %%
 total = time.perf_counter() - t_start
 print(f"measured wall time of this notebook: {total / 60:.1f} min ({profile} profile, {len(seeds)} seed(s))")
-summary = {
-    "table": table.to_dict(orient="index"),
-    "runs": results,
-    "paired": {label: paired(results[a], results[b]) for label, (a, b) in PAIRS.items()},
-    "sample_efficiency": efficiency.to_dict(orient="records"),
-    "adaptation": {"info": info, "runs": adapted_runs, "change": change},
-    "seconds": {"grid": grid_seconds(results), "total": total},
-    "grid_fraction": fraction,
-    "equal_steps_as": fraction,
-    "grid_fit_rows": len(grid_data.fit),
-}
-(out / "ablation_results.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float))
+AblationResults(
+    runs=results,
+    paired={key: paired(results[a], results[b]) for key, (a, b) in PAIRS.items()},
+    sample_efficiency=efficiency.to_dict(orient="records"),
+    adaptation={"info": info, "runs": adapted_runs, "change": change},
+    seconds={"grid": grid_seconds(results), "total": total},
+    grid_fraction=fraction,
+    grid_fit_rows=len(grid_data.fit),
+    equal_steps_as=fraction,
+).write(out)
 table

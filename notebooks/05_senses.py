@@ -33,9 +33,9 @@
 profile = "cpu"
 
 # %%
-import json
 import time
 from collections import Counter
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,7 @@ from elmo.senses.geometry import (
 )
 from elmo.senses.occurrences import HOMOGRAPHS, merge_sentences, sentences_with
 from elmo.senses.pos import main_pos, petition_tag_counts, tag_table
+from elmo.senses.results import SensesResults
 from elmo.ynat.data import YnatData
 
 t_start = time.perf_counter()
@@ -74,19 +75,10 @@ cfg = get_config(profile)
 seed_everything(cfg.seed)
 out = run_dir(profile)
 pd.set_option("display.max_colwidth", 70)
-# Sizes: occurrences per homograph and source, randomly drawn sentences for the geometry, random
-# pairs, words in the GloVe map, petitions tagged by kiwipiepy for the POS colours.
-SIZES = {
-    "tiny": dict(per_word=40, random_sentences=200, n_pairs=5000, glove_top=300, tag_petitions=20,
-                 self_sim_words=50),
-    "cpu": dict(per_word=150, random_sentences=1500, n_pairs=20000, glove_top=2000, tag_petitions=300,
-                self_sim_words=200),
-    "gpu": dict(per_word=300, random_sentences=3000, n_pairs=50000, glove_top=2000, tag_petitions=600,
-                self_sim_words=300),
-}[profile]
+sizes = cfg.senses  # how much is embedded and sampled: SensesConfig of the profile
 WORDS = list(HOMOGRAPHS)
 SEED = cfg.seed
-print(SIZES)
+print(sizes)
 
 # %%
 artifact = pretrain(cfg)  # the biLM of 02_pretrain (reused, not retrained)
@@ -105,7 +97,7 @@ print(f"{len(petitions):,} petition sentences, {len(ynat.tokens):,} YNAT headlin
 # corpus, so the forms are the corpus's tokens).
 
 # %%
-tags = petition_tag_counts(cfg, SIZES["tag_petitions"])
+tags = petition_tag_counts(cfg, sizes.tag_petitions)
 pet_counts, ynat_counts = Counter(t for s in petitions for t in s), Counter(t for s in ynat.tokens for t in s)
 token_table = tag_table(tags, WORDS)
 token_table.insert(0, "YNAT", [ynat_counts[w] for w in WORDS])
@@ -113,7 +105,7 @@ token_table.insert(0, "petitions", [pet_counts[w] for w in WORDS])
 token_table["other tokens containing it (petitions)"] = [
     ", ".join([f"{t} {c}" for t, c in pet_counts.most_common() if w in t and t != w][:4]) for w in WORDS
 ]
-print(f"tags from {SIZES['tag_petitions']} train petitions")
+print(f"tags from {sizes.tag_petitions} train petitions")
 token_table
 
 # %% [markdown]
@@ -125,12 +117,12 @@ token_table
 
 # %%
 rng = np.random.default_rng(SEED)
-n_sample = min(SIZES["random_sentences"], len(corpus.valid))
+n_sample = min(sizes.random_sentences, len(corpus.valid))
 sample = [corpus.valid[i] for i in np.sort(rng.choice(len(corpus.valid), n_sample, replace=False))]
 sentences, sources = merge_sentences([
     ("petitions (sample)", sample),
-    ("petitions", sentences_with(petitions, WORDS, SIZES["per_word"], SEED)),
-    ("ynat", sentences_with(ynat.tokens, WORDS, SIZES["per_word"], SEED)),
+    ("petitions", sentences_with(petitions, WORDS, sizes.per_word, SEED)),
+    ("ynat", sentences_with(ynat.tokens, WORDS, sizes.per_word, SEED)),
 ])  # fmt: skip
 t0 = time.perf_counter()
 bank = ContextBank.build(elmo, sentences, sources)
@@ -218,13 +210,13 @@ fig
 # each word's most frequent kiwipiepy tag in the tagged sample ("unseen": not in the sample).
 
 # %%
-top = static.vocab[: SIZES["glove_top"]]
+top = static.vocab[: sizes.glove_top]
 groups = main_pos(tags, top)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     coords = umap_2d(static.vectors[: len(top)], seed=SEED)
 fig = pos_umap_figure(coords, top, groups, title=f"GloVe (petitions), top {len(top):,} words by part of speech")
-save_figure(fig, "05_glove_pos_umap", cfg, n_words=len(top), tag_petitions=SIZES["tag_petitions"])
+save_figure(fig, "05_glove_pos_umap", cfg, n_words=len(top), tag_petitions=sizes.tag_petitions)
 print(pd.Series(groups).value_counts().to_dict())
 fig
 
@@ -240,11 +232,11 @@ fig
 # %%
 baseline_rows = bank.source_rows(["petitions (sample)"])
 sample_counts = bank.token_counts(["petitions (sample)"])
-frequent = frequent_words(sample_counts, min_count=5, n_words=SIZES["self_sim_words"])
-geometry = layer_geometry(bank, frequent, baseline_rows, SIZES["n_pairs"], seed=SEED,
+frequent = frequent_words(sample_counts, min_count=5, n_words=sizes.self_sim_words)
+geometry = layer_geometry(bank, frequent, baseline_rows, sizes.n_pairs, seed=SEED,
                                  sources=["petitions (sample)"])  # fmt: skip
 sample_tokens = [t for s, src in zip(bank.sentences, bank.sources) if src == "petitions (sample)" for t in s]
-glove_aniso = static_anisotropy(static, sample_tokens, SIZES["n_pairs"], SEED)
+glove_aniso = static_anisotropy(static, sample_tokens, sizes.n_pairs, SEED)
 # Homographs on the same protocol as the frequent words: petitions only, at most 50 occurrences.
 homograph_sim = word_self_similarity(bank, WORDS, geometry["anisotropy"].tolist(), max_occurrences=50,
                                             seed=SEED, sources=["petitions", "petitions (sample)"])
@@ -259,7 +251,7 @@ homograph_sim.pivot(index="word", columns="layer", values="adjusted").round(3).a
 
 # %%
 fig = geometry_figure(geometry, glove_aniso, homograph_sim)
-save_figure(fig, "05_anisotropy", cfg, n_pairs=SIZES["n_pairs"], n_words=len(frequent))
+save_figure(fig, "05_anisotropy", cfg, n_pairs=sizes.n_pairs, n_words=len(frequent))
 fig
 
 # %% [markdown]
@@ -284,7 +276,7 @@ second = [i for i, t in enumerate(example_tokens) if t == "배"][-1]
 render(explorer.compute(EXAMPLE, second), layers=[bank.n_layers - 1])
 
 # %% [markdown]
-# ## What this shows (cpu profile; the numbers are in `runs/cpu/senses_results.json`)
+# ## What this shows (cpu profile; the numbers are in `runs/cpu/senses_results.json`, `SensesResults`)
 # - Layer 0 is context-free by construction (self-similarity exactly 1, nearest contexts all tied
 #   at cosine 1), and GloVe's neighbours of a homograph follow its most frequent reading in the
 #   petitions (for 배, counters and numerals: "N배" dominates).
@@ -297,9 +289,9 @@ render(explorer.compute(EXAMPLE, second), layers=[bank.n_layers - 1])
 #   right panel of the figure.
 
 # %%
-results = {
+results = SensesResults(**{
     "profile": profile,
-    "sizes": SIZES,
+    "sizes": asdict(sizes),
     "bank": {"sentences": len(bank), "tokens": int(bank.vectors.shape[1]), "embed_seconds": embed_seconds,
              "sources": dict(Counter(bank.sources))},
     "geometry_by_layer": geometry.reset_index().to_dict(orient="records"),
@@ -312,6 +304,5 @@ results = {
     "token_counts": {"petitions": {w: pet_counts[w] for w in WORDS}, "ynat": {w: ynat_counts[w] for w in WORDS}},
     "kiwipiepy_tags": {w: dict(tags.get(w, {})) for w in WORDS},
     "seconds": time.perf_counter() - t_start,
-}  # fmt: skip
-(out / "senses_results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False, default=float))
-print(f"done in {results['seconds']:.0f} s -> {out / 'senses_results.json'}")
+})  # fmt: skip
+print(f"done in {results.seconds:.0f} s -> {results.write(out)}")

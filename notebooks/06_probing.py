@@ -46,6 +46,7 @@ profile = "cpu"
 
 # %%
 import time
+from dataclasses import asdict
 
 import torch
 
@@ -62,14 +63,14 @@ from elmo.probing.align import align_sentences
 from elmo.probing.features import learned_mix, random_bilm, task_features
 from elmo.probing.probes import probe_task
 from elmo.probing.report import (
-    best_layer,
+    layer_verdict,
     metric_names,
     paired_difference,
     results_figure,
     results_table,
-    write_results,
 )
-from elmo.probing.tasks import CONTROL, GLOVE, MIX, make_task, probe_settings
+from elmo.probing.results import ProbeResults
+from elmo.probing.tasks import CONTROL, GLOVE, MIX, feature_label, make_task
 
 t_start = time.perf_counter()
 # One thread: on a shared 2-core machine two torch threads waiting on each other made the biLM
@@ -78,7 +79,7 @@ torch.set_num_threads(1)
 cfg = get_config(profile)
 seed_everything(cfg.seed)
 out = run_dir(profile)
-settings = probe_settings(cfg)
+settings = cfg.probe  # ProbeConfig of the profile
 settings
 
 # %% [markdown]
@@ -91,7 +92,7 @@ control = Elmo(random_bilm(elmo.bilm, seed=cfg.seed)).eval()
 static = glove_vectors(cfg)  # trained once on the petitions train split, then reused
 tokenizer = Tokenizer(settings_of(cfg.data))
 assert tokenizer.settings == elmo.encoder.settings, "the biLM was trained with other tokenizer settings"
-mix = learned_mix(out / "finetune_results.json", elmo.num_layers)
+mix = learned_mix(out, elmo.num_layers, key=cfg.finetune.probe_model)
 print("mix weights from:", mix["source"])
 if mix["n_runs"] == 0:
     print("NOTE: 03_finetune has not been run for this profile, so the 'ELMo mix' row and the control use the uniform mix.")
@@ -143,7 +144,7 @@ table
 # %%
 title = f"Linear probes on KLUE dev ({profile} profile; mean ± std over {settings.folds} sentence folds)"
 fig = results_figure(results, title=title)
-save_figure(fig, "06_probing", cfg, settings=settings.__dict__, mix=mix)
+save_figure(fig, "06_probing", cfg, settings=asdict(settings), mix=mix)
 fig
 
 # %% [markdown]
@@ -157,37 +158,26 @@ fig
 # and its mean exceeds its std; anything less is reported as not a clear difference.
 
 # %%
-paper = {"POS": "layer 1", "NER": "layer 2"}
+paper = {"POS": "layer1", "NER": "layer2"}  # the best biLSTM layer the paper's pattern predicts
 headline = {"POS": "accuracy", "NER": "entity macro-F1"}
 for task, metrics in metric_names(results).items():
     for metric in metrics:
-        d = paired_difference(results, task, metric, "layer 1", "layer 2")
-        best, _ = best_layer(results, task, metric)
-        overall = max(results[task], key=lambda f: results[task][f][metric]["mean"])
-        clear = abs(d["mean"]) > d["std"] and d["wins"] in (0, d["n"])
-        verdict = "consistent over folds" if clear else "not a clear difference"
-        print(f"{task} {metric}: layer 1 - layer 2 = {d['mean']:+.1f} ± {d['std']:.1f} per fold, layer 1 higher in "
-              f"{d['wins']}/{d['n']} folds -> best biLSTM layer {best} ({verdict}); best feature overall: {overall}")
+        expected = paper[task] if metric == headline[task] else None
+        print(layer_verdict(results, task, metric, expected)["text"])
 print()
-for task, expected in paper.items():
-    metric = headline[task]
-    best, _ = best_layer(results, task, metric)
-    d = paired_difference(results, task, metric, "layer 1", "layer 2")
-    clear = abs(d["mean"]) > d["std"] and d["wins"] in (0, d["n"])
-    print(f"{task} ({metric}): the paper's pattern expects {expected}; ours: {best} -> "
-          f"{'agrees' if best == expected else 'disagrees'}{'' if clear else ', but the layers are not clearly apart'}")
 for task, metric in headline.items():
-    for a, b in (("layer 2", CONTROL), (MIX, GLOVE), ("layer 1", "layer 0")):
+    for a, b in (("layer2", CONTROL), (MIX, GLOVE), ("layer1", "layer0")):
         d = paired_difference(results, task, metric, a, b)
-        print(f"{task} {metric}: {a} - {b} = {d['mean']:+.1f} ± {d['std']:.1f} ({d['wins']}/{d['n']} folds higher)")
+        print(f"{task} {metric}: {feature_label(a)} - {feature_label(b)} = {d['mean']:+.1f} ± {d['std']:.1f} "
+              f"({d['wins']}/{d['n']} folds higher)")
 
 # %%
 timing["total s"] = time.perf_counter() - t_start
-summary = {
-    "tasks": {n: {"sentences": len(t.sentences), "eojeols": int(len(t.labels)), "f1_labels": t.f1_labels,
-                  "glove_oov": oov[n]} for n, t in tasks.items()},
-    "table": table.to_dict(), "mix": mix, "settings": settings, "timing": timing,
-}
-write_results(out / "probe_results.json", results, **summary)
+ProbeResults(
+    results=results,
+    tasks={n: {"sentences": len(t.sentences), "eojeols": int(len(t.labels)), "f1_labels": t.f1_labels,
+               "glove_oov": oov[n]} for n, t in tasks.items()},
+    mix=mix, settings=asdict(settings), timing=timing,
+).write(out)
 print({k: round(v, 1) for k, v in timing.items()})
 table

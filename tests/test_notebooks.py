@@ -8,6 +8,7 @@ from elmo.core.runs import REPO
 from elmo.data.corpus import dedupe
 from elmo.data.readers import read_petitions
 from elmo.notebooks import notebook_sources, run_all
+from elmo.report.results import STAGES, collect, markdown
 
 pytestmark = pytest.mark.slow
 
@@ -35,3 +36,12 @@ def test_01_counts_match_data_readme(tiny_run):
 def test_figures_of_tiny_stay_out_of_figures_dir(tiny_run):
     assert (REPO / "runs/tiny/figures/01_zipf.png").exists()
     assert (REPO / "runs/tiny/figures/01_zipf.json").exists()
+
+
+def test_results_block_renders_from_the_tiny_run(tiny_run):
+    """Every stage's typed results read back, and the README block has each section."""
+    results = collect("tiny")
+    assert set(STAGES) <= set(results)
+    block = markdown(results)
+    for caption in ("biLM perplexity", "KLUE YNAT", "Ablations", "Linear probes", "Geometry", "Beside the paper"):
+        assert caption in block

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from elmo.ablations.grid import EFFICIENCY_MODELS, GRID, SAMPLE_SEED
+from elmo.ablations.grid import EFFICIENCY_LABELS, EFFICIENCY_MODELS, GRID, SAMPLE_SEED
 from elmo.core.config import Config
 from elmo.ynat.data import YnatData
 from elmo.ynat.jobs import Job, run_jobs
@@ -57,7 +57,7 @@ def sample_efficiency(
 ) -> pd.DataFrame:
     """Dev macro-F1 and accuracy per (model, fraction of fit rows, seed): one row per run.
 
-    `models` maps a label to a GRID name. `known` ({fraction: {GRID name: results}}) supplies
+    `models` maps an arm key ("elmo", "no_elmo") to a GRID key. `known` ({fraction: {GRID name: results}}) supplies
     runs trained elsewhere with the same rows, seeds and settings (the grid's, 03's), so they
     are not trained twice. With `equal_steps_as` (a fraction), every smaller fraction trains for
     as many optimizer steps as that one (see `step_schedule`) instead of as many epochs.
@@ -101,8 +101,8 @@ def step_schedule(cfg: Config, n_fit: int, n_ref: int) -> dict:
 
 
 def efficiency_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± std of dev macro-F1 per model and fraction (rows: fraction, n_fit; columns: model)."""
-    return efficiency_stats(df).unstack("model").round(2)
+    """Mean ± std of dev macro-F1 per model and fraction (rows: fraction, n_fit; columns: model label)."""
+    return efficiency_stats(df).unstack("model").rename(columns=EFFICIENCY_LABELS).round(2)
 
 
 def efficiency_stats(df: pd.DataFrame) -> pd.DataFrame:
@@ -118,7 +118,8 @@ def sample_efficiency_figure(df: pd.DataFrame, title: str = "YNAT dev macro-F1 v
     for label, part in df.groupby("model", sort=False):
         g = part.groupby("fraction")["macro_f1"]
         mean, std = g.mean(), g.std(ddof=1).fillna(0.0)
-        ax.errorbar(mean.index, mean.values, yerr=std.values, marker="o", capsize=3, label=label)
+        ax.errorbar(mean.index, mean.values, yerr=std.values, marker="o", capsize=3,
+                    label=EFFICIENCY_LABELS.get(label, label))
     n_fit = df.drop_duplicates("fraction").set_index("fraction")["n_fit"]
     ax.set_xscale("log")
     ax.set_xticks(list(n_fit.index), [f"{f:g}\n({n:,})" for f, n in n_fit.items()])

@@ -4,7 +4,7 @@ Every variant is the task model of `elmo.ynat` under the finetuning protocol (ep
 on the fixed 10 % holdout of train; macro-F1 and accuracy over the full dev set), trained over
 several seeds on the cached biLM layers, so only the small task models train here.
 
-    GRID              name -> variant (a `elmo.ynat.train.resolve_variant` update)
+    GRID              name -> variant (a dict of `TaskVariant` fields)
     paired            seed-matched differences and a paired t-test between two variants
     subsample_fit     a stratified fraction of the `fit` rows (holdout and dev unchanged)
     sample_efficiency macro-F1 against that fraction, with and without ELMo
@@ -21,10 +21,10 @@ from matplotlib.figure import Figure
 
 from elmo.core.config import Config
 from elmo.ynat.report import results_figure, results_table
-from elmo.ynat.train import resolve_variant, saved_runs
+from elmo.ynat.results import reusable_runs
+from elmo.ynat.train import resolve_variant
 
-MAIN = "ELMo: learned s_j and γ (main)"
-NO_ELMO = "no ELMo"
+MAIN, NO_ELMO = "main", "no_elmo"
 # Each variant names its own run folder ("abl-…"): the λ = 1 variant would otherwise share the
 # main variant's derived name, and 03_finetune's checkpoints stay untouched.
 # λ = 0.001 is FinetuneConfig.l2_coef, i.e. the main variant. With two biLSTM layers (every
@@ -32,39 +32,64 @@ NO_ELMO = "no ELMo"
 GRID: dict[str, dict] = {
     NO_ELMO: {"elmo": False, "name": "abl-no-elmo"},
     MAIN: {"elmo": True, "name": "abl-main"},
-    "γ fixed at 1": {"elmo": True, "gamma": "fixed", "name": "abl-gamma-fixed"},
-    "uniform average": {"elmo": True, "weights": "uniform", "name": "abl-uniform"},
-    "last layer only": {"elmo": True, "weights": -1, "name": "abl-last"},
-    "layer 0 only (char-CNN)": {"elmo": True, "weights": 0, "name": "abl-layer0"},
-    "layer 1 only": {"elmo": True, "weights": 1, "name": "abl-layer1"},
-    "λ = 1": {"elmo": True, "l2_coef": 1.0, "name": "abl-l2-1"},
-    "input + output": {"elmo": True, "placement": "input_output", "name": "abl-input-output"},
+    "gamma_fixed": {"elmo": True, "gamma": "fixed", "name": "abl-gamma-fixed"},
+    "uniform": {"elmo": True, "weights": "uniform", "name": "abl-uniform"},
+    "last_layer": {"elmo": True, "weights": -1, "name": "abl-last"},
+    "layer0": {"elmo": True, "weights": 0, "name": "abl-layer0"},
+    "layer1": {"elmo": True, "weights": 1, "name": "abl-layer1"},
+    "l2_1": {"elmo": True, "l2_coef": 1.0, "name": "abl-l2-1"},
+    "input_output": {"elmo": True, "placement": "input_output", "name": "abl-input-output"},
+}
+# Display names of the grid's rows (tables and figures only; results are keyed by GRID's keys).
+GRID_LABELS = {
+    NO_ELMO: "no ELMo",
+    MAIN: "ELMo: learned s_j and γ (main)",
+    "gamma_fixed": "γ fixed at 1",
+    "uniform": "uniform average",
+    "last_layer": "last layer only",
+    "layer0": "layer 0 only (char-CNN)",
+    "layer1": "layer 1 only",
+    "l2_1": "λ = 1",
+    "input_output": "input + output",
 }
 
 # (A, B) pairs compared seed by seed: the difference reported is A − B.
 PAIRS: dict[str, tuple[str, str]] = {
-    "γ learned − γ fixed": (MAIN, "γ fixed at 1"),
-    "learned s_j − uniform": (MAIN, "uniform average"),
-    "learned s_j − last layer": (MAIN, "last layer only"),
-    "uniform − last layer": ("uniform average", "last layer only"),
-    "λ 0.001 − λ 1": (MAIN, "λ = 1"),
-    "input+output − input": ("input + output", MAIN),
-    "ELMo − no ELMo": (MAIN, NO_ELMO),
+    "gamma": (MAIN, "gamma_fixed"),
+    "learned_vs_uniform": (MAIN, "uniform"),
+    "learned_vs_last": (MAIN, "last_layer"),
+    "uniform_vs_last": ("uniform", "last_layer"),
+    "lambda": (MAIN, "l2_1"),
+    "placement": ("input_output", MAIN),
+    "elmo": (MAIN, NO_ELMO),
+}
+PAIR_LABELS = {
+    "gamma": "γ learned − γ fixed",
+    "learned_vs_uniform": "learned s_j − uniform",
+    "learned_vs_last": "learned s_j − last layer",
+    "uniform_vs_last": "uniform − last layer",
+    "lambda": "λ 0.001 − λ 1",
+    "placement": "input+output − input",
+    "elmo": "ELMo − no ELMo",
 }
 
 SAMPLE_SEED = 2024  # which fit rows a fraction keeps; fixed, so every model seed sees the same rows
-EFFICIENCY_MODELS = {"with ELMo": MAIN, "without ELMo": NO_ELMO}
+EFFICIENCY_MODELS = {"elmo": MAIN, "no_elmo": NO_ELMO}  # arm -> GRID key
+EFFICIENCY_LABELS = {"elmo": "with ELMo", "no_elmo": "without ELMo"}
+
+# 03_finetune's keys (FinetuneConfig.models) of the two grid variants it trains with the same settings.
+FINETUNE_KEYS = {MAIN: "elmo_input", NO_ELMO: "no_elmo"}
 
 
-# 03_finetune's names for the two grid variants it trains with the very same settings.
-FINETUNE_NAMES = {MAIN: "biLSTM + ELMo (input)", NO_ELMO: "biLSTM, no ELMo"}
+def grid_label(key: str) -> str:
+    return GRID_LABELS.get(key, key)
 
 
-def reuse_finetune_runs(path: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
-    """The grid's main and no-ELMo runs from 03's `finetune_results.json`, when 03 made them
-    with these exact settings and biLM (`elmo.ynat.train.saved_runs`); {} otherwise."""
-    saved = saved_runs(path, cfg, artifact)
-    return {grid_name: saved[name] for grid_name, name in FINETUNE_NAMES.items() if name in saved}
+def reuse_finetune_runs(directory: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
+    """The grid's main and no-ELMo runs from 03's results in `directory`, when 03 made them
+    with these exact settings and biLM (`elmo.ynat.results.reusable_runs`); {} otherwise."""
+    saved = reusable_runs(directory, cfg, artifact)
+    return {grid_key: saved[key] for grid_key, key in FINETUNE_KEYS.items() if key in saved}
 
 
 def grid_seconds(results: dict[str, list[dict]]) -> float:
@@ -73,8 +98,8 @@ def grid_seconds(results: dict[str, list[dict]]) -> float:
 
 
 def ablation_table(results: dict[str, list[dict]]) -> pd.DataFrame:
-    """`results_table` (macro-F1 and accuracy, mean ± std over seeds)."""
-    return results_table(results)
+    """`results_table` (macro-F1 and accuracy, mean ± std over seeds), rows by display label."""
+    return results_table({grid_label(k): v for k, v in results.items()})
 
 
 def ablation_figure(table: pd.DataFrame, title: str = "YNAT dev macro-F1: ablations") -> Figure:
@@ -125,5 +150,5 @@ def _weight_rows(results: dict[str, list[dict]]) -> tuple[list[list[float]], lis
             for suffix, tag in (("", ""), ("_output", " (output mix)")):
                 if r.get(f"mix_weights{suffix}") is not None:
                     rows.append(r[f"mix_weights{suffix}"])
-                    labels.append(f"{name}{tag}, seed {r['seed']} (γ={r[f'gamma{suffix}']:.2f})")
+                    labels.append(f"{grid_label(name)}{tag}, seed {r['seed']} (γ={r[f'gamma{suffix}']:.2f})")
     return rows, labels

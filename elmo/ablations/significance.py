@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_rel
 
-from elmo.ablations.grid import PAIRS
+from elmo.ablations.grid import PAIR_LABELS, PAIRS
 from elmo.ynat.metrics import mean_std
 
 
@@ -60,12 +60,12 @@ def paired_table(
 ) -> pd.DataFrame:
     """One row per pair present in `results`: per-seed differences, mean ± std, t and p."""
     rows = []
-    for label, (a, b) in pairs.items():
+    for pair, (a, b) in pairs.items():
         if a in results and b in results:
             c = paired(results[a], results[b], key)
             diffs = ", ".join(f"{d:+.2f}" for d in c["diffs"])
             rows.append({
-                "comparison (A − B)": label, "n seeds": c["n"], "per-seed diffs": diffs,
+                "comparison (A − B)": PAIR_LABELS.get(pair, pair), "n seeds": c["n"], "per-seed diffs": diffs,
                 "mean diff": c["mean"], "std": c["std"], "t": c["t"], "p (paired t)": c["p"],
             })  # fmt: skip
     return pd.DataFrame(rows).set_index("comparison (A − B)").round(3)

@@ -30,10 +30,8 @@ from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
 from elmo.ynat.ensemble import scored, seed_probabilities
 from elmo.ynat.jobs import Job, run_jobs
-from elmo.ynat.train import saved_runs, summarize
-
-MAIN = {"elmo": True, "placement": "input_output"}
-FINETUNE_MAIN = "biLSTM + ELMo (input + output)"  # its name in 03's finetune_results.json
+from elmo.ynat.results import reusable_runs
+from elmo.ynat.train import resolve_variant, summarize
 
 
 def bilm_home(profile: str, epochs: int, default_epochs: int) -> Path:
@@ -75,12 +73,13 @@ def measure(profile: str, epochs: int, data: YnatData) -> dict:
     t0 = time.perf_counter()
     cached = data.with_cache(LayerCache.build(artifact, data.tokens, cache_root=run_dir(profile, "cache")))
     cache_seconds = time.perf_counter() - t0
-    # 03's runs of this model, when 03 trained them on this very biLM and settings.
-    runs = saved_runs(run_dir(profile) / "finetune_results.json", cfg, artifact).get(FINETUNE_MAIN, [])
+    # 03's runs of its main model, when 03 trained them on this very biLM and settings.
+    main = cfg.finetune.main_model
+    runs = reusable_runs(run_dir(profile), cfg, artifact).get(main, [])
     root = run_dir(profile, "ynat")
     if not runs:
         out = run_dir(profile, f"tradeoff-e{epochs}")
-        runs, root = run_jobs(cfg, cached, [Job(MAIN, s) for s in cfg.finetune.seeds], out, logger=False), out / "ynat"
+        runs, root = run_jobs(cfg, cached, [Job(resolve_variant(cfg.finetune.models[main]), s) for s in cfg.finetune.seeds], out, logger=False), out / "ynat"
     ensemble = scored(cached, seed_probabilities(cached, root, runs))
     # Runs train side by side in `workers` processes: their summed time over that is the wall time.
     finetune_seconds = sum(r["wall_seconds"] for r in runs) / max(1, cfg.finetune.workers)

@@ -69,6 +69,34 @@ class TrainConfig:
     num_workers: int = 0
 
 
+@dataclass(frozen=True)
+class TaskVariant:
+    """One YNAT task model: with or without ELMo, and how the biLM layers are mixed in (§3.3).
+
+    name : the run folder and MLflow name; derived from the other fields when None.
+    gamma : "learned" or "fixed" (gamma = 1). weights : "learned" (softmax-normalised s_j),
+    "uniform", or a layer index j. placement : "input" or "input_output" (a second mix
+    concatenated to the biLSTM's output). layer_norm : normalise each layer before mixing
+    (AllenNLP's do_layer_norm). l2_coef : lambda on the raw mix weights; None: FinetuneConfig's.
+    """
+
+    name: str | None = None
+    elmo: bool = False
+    gamma: str = "learned"
+    weights: str | int = "learned"
+    placement: str = "input"
+    layer_norm: bool = False
+    l2_coef: float | None = None
+
+
+def _models_of_03() -> dict[str, TaskVariant]:
+    return {
+        "no_elmo": TaskVariant(elmo=False),
+        "elmo_input": TaskVariant(elmo=True),
+        "elmo_input_output": TaskVariant(elmo=True, placement="input_output"),
+    }
+
+
 @dataclass
 class FinetuneConfig:
     """The YNAT task model (Peters et al. 2018, Section 3.3)."""
@@ -96,6 +124,12 @@ class FinetuneConfig:
     l2_coef: float = 0.001  # lambda on the ScalarMix weights
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
+    # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).
+    models: dict[str, TaskVariant] = field(default_factory=_models_of_03)
+    # Fixed before any result was seen: the model 03's ensemble and blend and the trade-off use
+    # (ELMo at input and output, as the paper's SST-5 model), and the one whose mix 06 probes.
+    main_model: str = "elmo_input_output"
+    probe_model: str = "elmo_input"
 
 
 @dataclass
@@ -109,6 +143,45 @@ class StaticConfig:
 
 
 @dataclass
+class SensesConfig:
+    """How much notebook 05 embeds and samples (word senses and layer geometry)."""
+
+    per_word: int = 150  # sentences per homograph and source (petitions, YNAT)
+    random_sentences: int = 1500  # randomly drawn valid sentences: the geometry's baseline
+    n_pairs: int = 20000  # random token pairs for anisotropy
+    glove_top: int = 2000  # most frequent GloVe words in the POS map
+    tag_petitions: int = 300  # train petitions tagged by kiwipiepy for the POS colours
+    self_sim_words: int = 200  # frequent words whose self-similarity is measured
+
+
+@dataclass
+class ProbeConfig:
+    """How much notebook 06 probes, and how.
+
+    folds : k of the sentence-level k-fold.
+    max_sentences : a seeded sample of each task's sentences (None: all of them). KLUE-DP dev has
+        2,000 sentences, KLUE-NER dev 5,000; 1,000 of each (11-13 k eojeols) keeps the probes of
+        the cpu notebook at a few minutes on 2 cores (a fit on 9 k eojeols takes 1-9 s).
+    min_class_count : macro-F1 is averaged over the classes with at least this many gold eojeols
+        in the probed sample (KLUE-DP has tags seen once or twice; their F1 over five folds is
+        noise). Every class is still trained on and counted by accuracy.
+    C, max_iter : LogisticRegression's inverse L2 strength (sklearn's default, not tuned: the
+        same for every feature, so differences come from the features) and its lbfgs iteration
+        cap (layer 0 of the cpu biLM needs ~800 iterations on POS; folds that hit the cap are
+        counted in the results as "not_converged").
+    batch_size : sentences per biLM forward pass.
+    """
+
+    folds: int = 5
+    max_sentences: int | None = 1000
+    min_class_count: int = 20
+    C: float = 1.0
+    max_iter: int = 1000
+    batch_size: int = 64
+    seed: int = 0
+
+
+@dataclass
 class Config:
     profile: str = "cpu"
     seed: int = 0
@@ -117,6 +190,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     static: StaticConfig = field(default_factory=StaticConfig)
+    senses: SensesConfig = field(default_factory=SensesConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +226,10 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "ablation_fraction": 1.0,
         },
         "static": {"dim": 16, "epochs": 3},
+        "senses": {"per_word": 40, "random_sentences": 200, "n_pairs": 5000, "glove_top": 300,
+                   "tag_petitions": 20, "self_sim_words": 50},  # fmt: skip
+        # ~1,000 eojeols per task over 3 folds
+        "probe": {"folds": 3, "max_sentences": 120, "min_class_count": 5},
     },
     "cpu": {},
     "gpu": {
@@ -163,6 +242,8 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "sampled_negatives": 8192,
         },
         "train": {"batch_size": 128, "max_epochs": 10, "compile": True, "optimizer": "adagrad", "lr": 0.2},
+        "senses": {"per_word": 300, "random_sentences": 3000, "n_pairs": 50000, "tag_petitions": 600,
+                   "self_sim_words": 300},  # fmt: skip
     },
 }
 
@@ -202,7 +283,10 @@ def _build(cls: type, d: dict[str, Any]) -> Any:
     for name, value in d.items():
         default = getattr(defaults, name)
         if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value)
+            kwargs[name] = value if isinstance(value, type(default)) else _build(type(default), value)
+        elif isinstance(default, dict) and default and all(dataclasses.is_dataclass(v) for v in default.values()):
+            kind = type(next(iter(default.values())))  # e.g. FinetuneConfig.models: key -> TaskVariant
+            kwargs[name] = {k: v if isinstance(v, kind) else _build(kind, v) for k, v in value.items()}
         elif isinstance(default, tuple) and value is not None:
             kwargs[name] = _as_tuple(value)
         else:

@@ -2,7 +2,6 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -11,7 +10,8 @@ import torch
 
 from elmo.bilm.model import BiLM
 from elmo.probing.align import Aligned, pool_spans, span_sums
-from elmo.probing.tasks import CONTROL, GLOVE, MAIN_MODEL, MIX
+from elmo.probing.tasks import CONTROL, GLOVE, MIX, layer_name
+from elmo.ynat.results import FinetuneResults
 
 
 def contextual_features(elmo, aligned: Sequence[Aligned], batch_size: int = 64) -> np.ndarray:
@@ -82,37 +82,32 @@ def random_bilm(bilm: BiLM, seed: int = 0) -> BiLM:
     return model.eval()
 
 
-def learned_mix(results_path: Path, n_layers: int, key: str = MAIN_MODEL) -> dict:
-    """The main ELMo model's softmax-normalised s_j and gamma, averaged over its seeds.
+def learned_mix(results_dir: Path, n_layers: int, key: str) -> dict:
+    """The softmax-normalised s_j and gamma that 03's model `key` learned, averaged over its seeds.
 
-    results_path : `runs/<profile>/finetune_results.json` (written by 03_finetune).
+    results_dir : the profile's run folder, where 03 wrote its `FinetuneResults`.
+    key : a `FinetuneConfig.models` key (06 probes `FinetuneConfig.probe_model`).
     Returns {"weights": [s_0..s_L], "gamma", "n_runs", "source"}; the uniform mix with gamma 1
-    (and a `source` that says so) when the file or the model is missing.
+    (and a `source` that says so) when 03 has not run or has no such model.
     """
-    path = Path(results_path)
-    runs = []
-    if path.exists():
-        runs = [r for r in json.loads(path.read_text()).get(key, {}).get("runs", [])
-                if r.get("mix_weights") is not None]
+    saved = FinetuneResults.read(results_dir)
+    runs = [r for r in (saved.runs.get(key, []) if saved else []) if r.get("mix_weights") is not None]
+    where = Path(results_dir) / FinetuneResults.FILE
     if not runs:
         return {"weights": [1.0 / n_layers] * n_layers, "gamma": 1.0, "n_runs": 0,
-                "source": f"uniform mix, gamma 1: no '{key}' runs in {path}"}
+                "source": f"uniform mix, gamma 1: no '{key}' runs in {where}"}
     weights = np.mean([r["mix_weights"] for r in runs], axis=0)
     if weights.shape != (n_layers,):
-        raise ValueError(f"{path}: {len(weights)} mix weights, the biLM has {n_layers} layers")
+        raise ValueError(f"{where}: {len(weights)} mix weights, the biLM has {n_layers} layers")
     return {"weights": weights.tolist(), "gamma": float(np.mean([r["gamma"] for r in runs])),
-            "n_runs": len(runs), "source": f"'{key}' in {path}, mean of {len(runs)} seed(s)"}
-
-
-def layer_name(j: int) -> str:
-    return f"layer {j}"
+            "n_runs": len(runs), "source": f"'{key}' in {where}, mean of {len(runs)} seed(s)"}
 
 
 def task_features(aligned: Sequence[Aligned], elmo, control, static, mix: Mapping,
                   batch_size: int = 64) -> tuple[dict[str, np.ndarray], dict]:
     """All probed features of one task's eojeols.
 
-    Returns ({name: (N, D_name) float32} for "layer 0".."layer L", MIX, GLOVE, CONTROL, in that
+    Returns ({key: (N, D_key) float32} for "layer0".."layerL", MIX, GLOVE, CONTROL, in that
     order; {"token_oov_rate", "word_oov_rate"} of GloVe). The control uses the same s_j and gamma
     as the ELMo mix, applied to the random biLM's layers.
     """

@@ -15,7 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from elmo.probing.tasks import ProbeSettings, ProbeTask
+from elmo.core.config import ProbeConfig
+from elmo.probing.tasks import ProbeTask
 from elmo.ynat.metrics import mean_std
 
 
@@ -70,7 +71,7 @@ def probe_scores(X: np.ndarray, y: Sequence[str], groups: Sequence[int],
     return out
 
 
-def probe_task(task: ProbeTask, features: Mapping[str, np.ndarray], settings: ProbeSettings) -> dict:
+def probe_task(task: ProbeTask, features: Mapping[str, np.ndarray], settings: ProbeConfig) -> dict:
     """{feature: {metric: mean_std over folds, ..., "not_converged", "seconds"}} for one task."""
     out = {}
     for name, X in features.items():

@@ -1,10 +1,6 @@
-"""Tables and figures of the probes, and the results file of notebook 06.
-"""
+"""Tables, figures and verdicts of the probes; feature keys become display names only here."""
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -12,8 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from elmo.core.figures import PALETTE
-from elmo.probing.features import layer_name
-from elmo.probing.tasks import CONTROL, GLOVE, MIX
+from elmo.probing.tasks import CONTROL, GLOVE, MIX, feature_label, layer_name
 from elmo.ynat.metrics import mean_std
 
 
@@ -38,15 +33,16 @@ def results_table(results: Mapping[str, Mapping]) -> pd.DataFrame:
     df["score"] = [f"{m:.1f} ± {s:.1f}" for m, s in zip(df["mean"], df["std"])]
     df["column"] = df["task"] + " " + df["metric"]
     table = df.pivot(index="feature", columns="column", values="score")
-    return table.loc[list(dict.fromkeys(df["feature"])), list(dict.fromkeys(df["column"]))]
+    table = table.loc[list(dict.fromkeys(df["feature"])), list(dict.fromkeys(df["column"]))]
+    return table.rename(index=feature_label)
 
 
 def best_layer(results: Mapping[str, Mapping], task: str, metric: str = "accuracy",
                candidates: Sequence[str] | None = None) -> tuple[str, float]:
-    """(name, mean score) of the best of `candidates` (default: the biLSTM layers 1..L)."""
+    """(key, mean score) of the best of `candidates` (default: the biLSTM layers 1..L)."""
     feats = results[task]
     if candidates is None:
-        candidates = [f for f in feats if f.startswith("layer ") and f != layer_name(0)]
+        candidates = [f for f in feats if f.startswith("layer") and f != layer_name(0)]
     name = max(candidates, key=lambda f: feats[f][metric]["mean"])
     return name, feats[name][metric]["mean"]
 
@@ -90,16 +86,36 @@ def results_figure(results: Mapping[str, Mapping], title: str | None = None) -> 
         ax.set_xlim(max(0.0, lo - pad), min(100.0, hi + 2.5 * pad) if hi + pad < 100 else 100.5)
         ax.set_title(f"{task}: {m}", fontsize=10)
         ax.grid(axis="y", visible=False)
-    axes[0].set_yticks(y, features)
+    axes[0].set_yticks(y, [feature_label(f) for f in features])
     fig.supxlabel("score ×100 (mean ± std over sentence folds)", fontsize=9)
     fig.suptitle(title or "Linear probes of each feature")
     fig.tight_layout()
     return fig
 
 
-def write_results(path: Path, results: Mapping, **extra) -> Path:
-    """`results` ({task: {feature: scores}}) and any extra facts, as JSON."""
-    extra = {k: asdict(v) if hasattr(v, "__dataclass_fields__") else v for k, v in extra.items()}
-    payload = {"results": results, **extra}
-    Path(path).write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=float))
-    return Path(path)
+def is_clear(difference: dict) -> bool:
+    """The rule 06 uses to call a per-fold `paired_difference` clear: the same sign in every fold
+    and a mean larger than its std. Anything less is reported as "not a clear difference"."""
+    return abs(difference["mean"]) > difference["std"] and difference["wins"] in (0, difference["n"])
+
+
+def layer_verdict(results: Mapping[str, Mapping], task: str, metric: str, expected: str | None = None) -> dict:
+    """Layer 1 against layer 2 on one task and metric, fold by fold, and what that says.
+
+    Returns {"difference" (`paired_difference` of layer1 − layer2), "clear" (`is_clear`), "best"
+    (the best biLSTM layer's key), "best_overall" (the best feature's key), "agrees" (best ==
+    `expected`, or None without one), "text" (one sentence for the notebook)}.
+    """
+    d = paired_difference(results, task, metric, layer_name(1), layer_name(2))
+    best, _ = best_layer(results, task, metric)
+    overall = max(results[task], key=lambda f: results[task][f][metric]["mean"])
+    clear = is_clear(d)
+    text = (f"{task} {metric}: layer 1 - layer 2 = {d['mean']:+.1f} ± {d['std']:.1f} per fold, layer 1 higher in "
+            f"{d['wins']}/{d['n']} folds -> best biLSTM layer {feature_label(best)} "
+            f"({'consistent over folds' if clear else 'not a clear difference'}); "
+            f"best feature overall: {feature_label(overall)}")  # fmt: skip
+    agrees = None if expected is None else best == expected
+    if expected is not None:
+        text += (f". The paper's pattern expects {feature_label(expected)}: "
+                 f"{'agrees' if agrees else 'disagrees'}{'' if clear else ', but the layers are not clearly apart'}")  # fmt: skip
+    return {"difference": d, "clear": clear, "best": best, "best_overall": overall, "agrees": agrees, "text": text}

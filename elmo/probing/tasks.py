@@ -32,46 +32,25 @@ from typing import Sequence
 
 import numpy as np
 
+from elmo.core.config import ProbeConfig
 from elmo.data.readers import TaggedSentence
 
-MAIN_MODEL = "biLSTM + ELMo (input)"  # the 03_finetune model whose learned mix is probed
-MIX, GLOVE, CONTROL = "ELMo mix", "GloVe", "random biLM (mix)"
+# Feature keys beside the single layers ("layer0" .. "layerL"); display names: `feature_label`.
+MIX, GLOVE, CONTROL = "mix", "glove", "control"
+FEATURE_LABELS = {MIX: "ELMo mix", GLOVE: "GloVe", CONTROL: "random biLM (mix)"}
 OUTSIDE = "O"  # the NER label of eojeols outside any entity
 
 
-@dataclass(frozen=True)
-class ProbeSettings:
-    """How much is probed and how.
-
-    folds : k of the sentence-level k-fold.
-    max_sentences : a seeded sample of each task's sentences (None: all of them). KLUE-DP dev has
-        2,000 sentences, KLUE-NER dev 5,000; 1,000 of each (11-13 k eojeols) keeps the probes of
-        the cpu notebook at a few minutes on 2 cores (a fit on 9 k eojeols takes 1-9 s).
-    min_class_count : macro-F1 is averaged over the classes with at least this many gold eojeols
-        in the probed sample (KLUE-DP has tags seen once or twice; their F1 over five folds is
-        noise). Every class is still trained on and counted by accuracy.
-    C, max_iter : LogisticRegression's inverse L2 strength (sklearn's default, not tuned: the
-        same for every feature, so differences come from the features) and its lbfgs iteration
-        cap (layer 0 of the cpu biLM needs ~800 iterations on POS; folds that hit the cap are
-        counted in the results as "not_converged").
-    batch_size : sentences per biLM forward pass.
-    """
-
-    folds: int = 5
-    max_sentences: int | None = 1000
-    min_class_count: int = 20
-    C: float = 1.0
-    max_iter: int = 1000
-    batch_size: int = 64
-    seed: int = 0
+def layer_name(j: int) -> str:
+    """The feature key of biLM layer j (0 = the char-CNN)."""
+    return f"layer{j}"
 
 
-def probe_settings(cfg) -> ProbeSettings:
-    """The profile's probe sizes: `tiny` probes ~1,000 eojeols per task over 3 folds, the others
-    1,000 sentences per task over 5 folds."""
-    if cfg.profile == "tiny":
-        return ProbeSettings(folds=3, max_sentences=120, min_class_count=5, seed=cfg.seed)
-    return ProbeSettings(seed=cfg.seed)
+def feature_label(key: str) -> str:
+    """The display name of a feature key: "layer 1", "ELMo mix", ..."""
+    if key.startswith("layer") and key[5:].isdigit():
+        return f"layer {key[5:]}"
+    return FEATURE_LABELS.get(key, key)
 
 
 @dataclass
@@ -119,7 +98,7 @@ def frequent_labels(labels: Sequence[str], min_count: int, exclude: Sequence[str
     return [str(values[i]) for i in order if counts[i] >= min_count and values[i] not in exclude]
 
 
-def make_task(name: str, sentences: Sequence[TaggedSentence], settings: ProbeSettings) -> ProbeTask:
+def make_task(name: str, sentences: Sequence[TaggedSentence], settings: ProbeConfig) -> ProbeTask:
     """Sample the sentences and fix which classes each macro-F1 covers.
 
     POS: "macro-F1" over the tags with >= min_class_count eojeols. NER: "macro-F1" over all such

@@ -5,27 +5,28 @@ from __future__ import annotations
 import pandas as pd
 
 from elmo.ablations.efficiency import efficiency_stats
+from elmo.ablations.grid import EFFICIENCY_LABELS, PAIR_LABELS, grid_label
 from elmo.ynat.report import markdown_row
 
 
 def ablation_markdown(summary: dict) -> str:
-    """The README tables from `ablation_results.json` (for `elmo.results`): mean ± std per
+    """The README tables from `AblationResults.to_dict()` (for `elmo.results`): mean ± std per
     variant, then the paired differences, sample efficiency and domain adaptation when present."""
     rows = []
     if summary.get("grid_fit_rows"):
         rows += [f"Grid trained on {summary['grid_fit_rows']:,} fit headlines (a stratified "
                  f"{summary['grid_fraction']:g} of them); selection and scoring as in 03.", ""]  # fmt: skip
     rows += ["| variant | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
-    rows += [markdown_row(name, t) for name, t in summary["table"].items()]
+    rows += [markdown_row(grid_label(key), t) for key, t in summary["summary"].items()]
     if summary.get("paired"):
         rows += ["", "| paired comparison (A − B), dev macro-F1 | per-seed differences | mean ± std | p (paired t) |",
                  "|---|---|---:|---:|"]  # fmt: skip
-        for label, c in summary["paired"].items():
+        for key, c in summary["paired"].items():
             diffs = ", ".join(f"{d:+.2f}" for d in c["diffs"])
-            rows.append(f"| {label} | {diffs} | {c['mean']:+.2f} ± {c['std']:.2f} | {c['p']:.3f} |")
+            rows.append(f"| {PAIR_LABELS.get(key, key)} | {diffs} | {c['mean']:+.2f} ± {c['std']:.2f} | {c['p']:.3f} |")
     if summary.get("sample_efficiency"):
         stats = efficiency_stats(pd.DataFrame(summary["sample_efficiency"]))
-        cells = (stats["mean"].round(1).astype(str) + " ± " + stats["std"].round(1).astype(str)).unstack("model")
+        cells = (stats["mean"].round(1).astype(str) + " ± " + stats["std"].round(1).astype(str)).unstack("model").rename(columns=EFFICIENCY_LABELS)
         rows += ["", "| fraction of train (rows) | " + " | ".join(cells.columns) + " |",
                  "|---|" + "---:|" * len(cells.columns)]  # fmt: skip
         for (fraction, n_fit), r in cells.iterrows():

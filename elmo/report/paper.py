@@ -36,11 +36,16 @@ def _by_task(table: dict, fmt) -> str:
     return "; ".join(f"{task} {fmt(v)}" for task, v in table.items())
 
 
-def _ablation_f1(results: dict, name: str) -> float:
-    return results["ablation"]["table"][name]["dev macro-F1"]
+def _ablation_f1(results: dict, key: str) -> float:
+    return results["ablation"]["summary"][key]["macro_f1"]["mean"]
+
+
+def _finetune_f1(results: dict, key: str) -> float:
+    return results["finetune"]["summary"][key]["macro_f1"]["mean"]
 
 
 def _efficiency(results: dict, model: str, fraction: float) -> float:
+    """Mean dev macro-F1 of arm `model` ("elmo" or "no_elmo") at `fraction` of the fit rows."""
     runs = results["ablation"]["sample_efficiency"]
     return mean(r["macro_f1"] for r in runs if r["model"] == model and r["fraction"] == fraction)
 
@@ -63,38 +68,40 @@ def comparison_rows(r: dict) -> list[tuple[str, str, str]]:
         ))  # fmt: skip
     if "finetune" in r:
         f = r["finetune"]
-        base, elmo = f["biLSTM, no ELMo"]["table"], f["biLSTM + ELMo (input + output)"]["table"]
-        gain = elmo["dev macro-F1"] - base["dev macro-F1"]
+        base, elmo = _finetune_f1(r, "no_elmo"), _finetune_f1(r, "elmo_input_output")
+        gain = elmo - base
         rows.append((
             "ELMo added to the same task model (test; ours: YNAT dev macro-F1)",
             _by_task(TABLE1, lambda v: f"{v[1]} → {v[2]}"),
-            f"{base['dev macro-F1']:.1f} → {elmo['dev macro-F1']:.1f} ({gain:+.1f}; ELMo at input and output, as the paper's SST-5 model)",
+            f"{base:.1f} → {elmo:.1f} ({gain:+.1f}; ELMo at input and output, as the paper's SST-5 model)",
         ))  # fmt: skip
     if "ablation" in r:
-        last, main = _ablation_f1(r, "last layer only"), _ablation_f1(r, "ELMo: learned s_j and γ (main)")
-        lam1, none = _ablation_f1(r, "λ = 1"), _ablation_f1(r, "no ELMo")
+        grid = r["ablation"]["grid_fraction"]  # the grid's share of the fit rows
+        share = f"{grid * 100:g} %"
+        last, main = _ablation_f1(r, "last_layer"), _ablation_f1(r, "main")
+        lam1, none = _ablation_f1(r, "l2_1"), _ablation_f1(r, "no_elmo")
         rows.append((
             "baseline / last layer only / all layers λ=1 / λ=0.001 (dev)",
             _by_task(TABLE2, lambda v: " / ".join(map(str, v))),
-            f"{none:.1f} / {last:.1f} / {lam1:.1f} / {main:.1f} (grid on 10 % of the fit rows)",
+            f"{none:.1f} / {last:.1f} / {lam1:.1f} / {main:.1f} (grid on {share} of the fit rows)",
         ))  # fmt: skip
-        io = _ablation_f1(r, "input + output")
+        io = _ablation_f1(r, "input_output")
         rows.append((
             "ELMo at the input only / input and output (dev)",
             _by_task(TABLE3, lambda v: f"{v[0]} / {v[1]}"),
-            f"{main:.1f} / {io:.1f} (10 % grid)" + _full_data_placement(r),
+            f"{main:.1f} / {io:.1f} ({share} grid)" + _full_data_placement(r),
         ))  # fmt: skip
         rows.append((
             "sample efficiency",
             "SRL: with 1 % of the training set, ELMo about matches the baseline trained on 10 %",
-            f"1 %: {_efficiency(r, 'with ELMo', 0.01):.1f} with ELMo vs {_efficiency(r, 'without ELMo', 0.01):.1f} "
-            f"without; the baseline at 10 % reaches {_efficiency(r, 'without ELMo', 0.1):.1f}",
+            f"1 %: {_efficiency(r, 'elmo', 0.01):.1f} with ELMo vs {_efficiency(r, 'no_elmo', 0.01):.1f} "
+            f"without; the baseline at {share} reaches {_efficiency(r, 'no_elmo', grid):.1f}",
         ))  # fmt: skip
     if "probing" in r:
         rows.append((
             "POS from the first / second biLM layer",
             f"{POS_LAYERS[0]} / {POS_LAYERS[1]} (PTB accuracy; WSD F1 the other way: {WSD_LAYERS[0]} / {WSD_LAYERS[1]})",
-            f"{_probe(r, 'layer 1'):.1f} / {_probe(r, 'layer 2'):.1f} (KLUE-DP accuracy per eojeol, linear probe)",
+            f"{_probe(r, 'layer1'):.1f} / {_probe(r, 'layer2'):.1f} (KLUE-DP accuracy per eojeol, linear probe)",
         ))  # fmt: skip
     return rows
 
@@ -102,9 +109,7 @@ def comparison_rows(r: dict) -> list[tuple[str, str, str]]:
 def _full_data_placement(r: dict) -> str:
     if "finetune" not in r:
         return ""
-    f = r["finetune"]
-    i, io = f["biLSTM + ELMo (input)"]["table"], f["biLSTM + ELMo (input + output)"]["table"]
-    return f"; all the data (03): {i['dev macro-F1']:.1f} / {io['dev macro-F1']:.1f}"
+    return f"; all the data (03): {_finetune_f1(r, 'elmo_input'):.1f} / {_finetune_f1(r, 'elmo_input_output'):.1f}"
 
 
 def comparison_markdown(results: dict) -> str:

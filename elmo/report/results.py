@@ -2,8 +2,8 @@
 
     python -m elmo.results --profile cpu [--readme]
 
-Reads `runs/<profile>/{data_stats,pretrain_results,finetune_results}.json` (written by the
-notebooks), writes `runs/<profile>/results.json` (and `results.json` at the repo root for the
+Reads each stage's results from `runs/<profile>/` through that stage's results class (written by
+the notebooks; `elmo.core.results`), writes `runs/<profile>/results.json` (and `results.json` at the repo root for the
 committed `cpu` profile), and with `--readme` rewrites the block between the
 `<!-- results:begin -->` and `<!-- results:end -->` markers of README.md. Every number in that
 block therefore comes from a run that `make reproduce` repeats.
@@ -15,30 +15,42 @@ import json
 import re
 from pathlib import Path
 
+from elmo.ablations.results import AblationResults
+from elmo.bilm.results import PretrainResults
 from elmo.core.figures import COMMITTED_PROFILE
 from elmo.core.runs import REPO, git_revision
+from elmo.data.results import DataStats
+from elmo.probing.report import results_table as probe_table
+from elmo.probing.results import ProbeResults
 from elmo.report.ablations import ablation_markdown
 from elmo.report.paper import SOURCE, comparison_markdown
+from elmo.senses.results import SensesResults
 from elmo.ynat.report import markdown_row
+from elmo.ynat.results import FinetuneResults, row_labels
 
-SOURCES = {
-    "data": "data_stats.json",
-    "pretrain": "pretrain_results.json",
-    "finetune": "finetune_results.json",
-    "ablation": "ablation_results.json",
-    "probing": "probe_results.json",
-    "senses": "senses_results.json",
-    "notebook_times": "notebook_times.json",
-    "tradeoff": "tradeoff.json",
+# The part of results.json each stage's results fill, in notebook order.
+STAGES = {
+    "data": DataStats,
+    "pretrain": PretrainResults,
+    "finetune": FinetuneResults,
+    "ablation": AblationResults,
+    "senses": SensesResults,
+    "probing": ProbeResults,
 }
+OTHER_FILES = {"notebook_times": "notebook_times.json", "tradeoff": "tradeoff.json"}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def collect(profile: str) -> dict:
-    """Everything the notebooks of `profile` wrote, in one dict (missing parts are skipped)."""
+    """Everything the notebooks of `profile` wrote, in one dict (missing parts are skipped); each
+    stage's part is read by that stage's own results class."""
     root = REPO / "runs" / profile
     out: dict = {"profile": profile, "git": git_revision()}
-    for key, name in SOURCES.items():
+    for key, kind in STAGES.items():
+        record = kind.read(root)
+        if record is not None:
+            out[key] = record.to_dict()
+    for key, name in OTHER_FILES.items():
         path = root / name
         if path.exists():
             out[key] = json.loads(path.read_text())
@@ -70,10 +82,9 @@ def pretrain_markdown(p: dict) -> str:
 
 def finetune_markdown(f: dict) -> str:
     rows = ["| model | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
-    for name, entry in f.items():
-        if name.startswith("_"):
-            continue
-        rows.append(markdown_row(name, entry["table"]))
+    names = row_labels({k: s["n"] for k, s in f["summary"].items()})
+    for key, summary in f["summary"].items():
+        rows.append(markdown_row(names[key], summary))
     rows += [
         "| *seed implementation (reported, not reproduced; filtered dev, mean of batch F1s)* | 1 | *76.4* | *79* |",
         "| *KLUE paper: mBERT / KLUE-BERT-base* | – | *81.55 / 85.73* | – |",
@@ -82,12 +93,11 @@ def finetune_markdown(f: dict) -> str:
 
 
 def probing_markdown(p: dict) -> str:
-    """Feature rows × metric columns of `probe_results.json`'s preformatted "mean ± std" table."""
-    table = p["table"]
-    metrics = list(table)
-    rows = ["| features | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
-    for feature in table[metrics[0]]:
-        rows.append(f"| {feature} | " + " | ".join(table[m][feature] for m in metrics) + " |")
+    """Feature rows × task-metric columns of the probes' "mean ± std" over folds."""
+    table = probe_table(p["results"])
+    rows = ["| features | " + " | ".join(table.columns) + " |", "|---|" + "---:|" * len(table.columns)]
+    for feature, cells in table.iterrows():
+        rows.append(f"| {feature} | " + " | ".join(cells.values) + " |")
     return "\n".join(rows)
 
 
@@ -118,10 +128,6 @@ def tradeoff_markdown(rows: dict) -> str:
     return "\n".join(out)
 
 
-def _ablation_markdown(summary: dict) -> str:
-    return ablation_markdown(summary)
-
-
 # (key in results.json, caption of its table (given that part), the table). In README order;
 # key "*" gives the whole results dict (a table that draws on several notebooks).
 SECTIONS = (
@@ -132,7 +138,7 @@ SECTIONS = (
      "[confusions](figures/03_confusion.png)):", finetune_markdown),
     ("ablation", lambda a: "**Ablations** on YNAT (same protocol; [figure](figures/04_ablations.png), "
      "[layer weights](figures/04_layer_weights.png), "
-     "[sample efficiency](figures/04_sample_efficiency.png)):", _ablation_markdown),
+     "[sample efficiency](figures/04_sample_efficiency.png)):", ablation_markdown),
     ("probing", lambda p: f"**Linear probes** on KLUE dev, per eojeol ({p['settings']['max_sentences']:,} "
      f"sentences a task, {p['settings']['folds']} sentence-level folds, mean ± std; NER is per eojeol, "
      "not KLUE's span F1; [figure](figures/06_probing.png)):", probing_markdown),

@@ -39,15 +39,6 @@ SUBSET_SEED = 0  # which rows max_train / max_dev keep (tiny profile)
 MONITOR = "holdout_macro_f1"  # the only quantity that selects epochs; computed on the holdout
 N_CLASSES = len(YNAT_LABELS)
 
-DEFAULT_VARIANT: dict[str, Any] = {
-    "name": None,  # folder / MLflow run name; derived from the other keys when None
-    "elmo": False,  # whether ELMo layers are used at all
-    "gamma": "learned",  # "learned" or "fixed" (gamma = 1)
-    "weights": "learned",  # "learned" (softmax-normalised s_j), "uniform", or a layer index j
-    "placement": "input",  # "input" or "input_output"
-    "layer_norm": False,  # normalise each layer before mixing (AllenNLP's do_layer_norm)
-    "l2_coef": None,  # lambda on the raw mix weights; None: FinetuneConfig.l2_coef
-}
 
 
 class TaskVocab(Vocab):

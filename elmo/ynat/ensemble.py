@@ -16,12 +16,7 @@ import numpy as np
 from elmo.ynat.data import YnatData
 from elmo.ynat.metrics import scores
 from elmo.ynat.model import TopicClassifier
-from elmo.ynat.train import probabilities
-
-
-def best_checkpoint(run_root: Path, result: dict) -> Path:
-    """The holdout-selected checkpoint of one run (`train_and_evaluate`'s result dict)."""
-    return Path(run_root) / result["variant"] / f"seed{result['seed']}" / "checkpoints" / "best.ckpt"
+from elmo.ynat.train import best_checkpoint, probabilities
 
 
 def mean_probabilities(models: Sequence[TopicClassifier], data: YnatData, split: str) -> np.ndarray:

@@ -31,7 +31,7 @@ from elmo.ynat.train import train_and_evaluate
 
 @dataclass(frozen=True)
 class Job:
-    """One training run: a variant (a `elmo.ynat.train.resolve_variant` update), a seed, optionally the
+    """One training run: a variant (a `TaskVariant`, or a dict of its fields), a seed, optionally the
     rows to train on (default: the data's `fit` rows; holdout and dev never change) and Trainer
     overrides as (name, value) pairs, e.g. (("max_epochs", 90), ("check_val_every_n_epoch", 9))."""
 

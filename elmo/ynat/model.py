@@ -36,7 +36,7 @@ class TopicClassifier(pl.LightningModule):
     token_dim, hidden_dim, dropout, lr : FinetuneConfig's sizes, dropout rate and Adam rate.
     l2_coef : lambda; lambda * sum_j w_j^2 over each learned mix's raw weights joins the loss.
     elmo : None (no ELMo, no ScalarMix at all) or {"n_layers": L+1, "dim": D, "gamma",
-        "weights", "placement", "layer_norm"} (see DEFAULT_VARIANT).
+        "weights", "placement", "layer_norm"} (see `elmo.core.config.TaskVariant`).
     tokenizer : TokenizerSettings as a dict, so `predict` tokenizes as in training.
 
     The vocabulary itself travels in the checkpoint (`vocab_itos`), not in the hyperparameters,

@@ -27,12 +27,13 @@ def results_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model").round(2)
 
 
-def markdown_row(name: str, t: dict) -> str:
-    """One README table row from a `results_table` row: runs, dev macro-F1 and accuracy, with
-    "± std" only when there is more than one run."""
-    pm = f" ± {t['± (std)']:.1f}" if t["runs"] > 1 else ""
-    pa = f" ± {t['± std']:.1f}" if t["runs"] > 1 else ""
-    return f"| {name} | {int(t['runs'])} | {t['dev macro-F1']:.1f}{pm} | {t['dev accuracy']:.1f}{pa} |"
+def markdown_row(name: str, summary: dict) -> str:
+    """One README table row from a row's `score_summary` (elmo.ynat.results): runs, dev
+    macro-F1 and accuracy, with "± std" only when there is more than one run."""
+    f1, acc, n = summary["macro_f1"], summary["accuracy"], summary["n"]
+    pm = f" ± {f1['std']:.1f}" if n > 1 else ""
+    pa = f" ± {acc['std']:.1f}" if n > 1 else ""
+    return f"| {name} | {n} | {f1['mean']:.1f}{pm} | {acc['mean']:.1f}{pa} |"
 
 
 def goal_table(results: dict[str, Sequence[dict]], goal: float, baseline: str) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 """
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import asdict
@@ -15,21 +14,27 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from elmo.core.config import Config
+from elmo.core.config import Config, TaskVariant
 from elmo.core.runs import run_dir, seed_everything, write_run_info
 from elmo.core.tracking import mlflow_logger
-from elmo.ynat.data import DEFAULT_VARIANT, MONITOR, YnatData
+from elmo.ynat.data import MONITOR, YnatData
 from elmo.ynat.metrics import mean_std, scores
 from elmo.ynat.model import TopicClassifier, to_device
 
+CHECKPOINTS, BEST = "checkpoints", "best"  # each run keeps only its holdout-selected checkpoint
 
-def resolve_variant(variant: dict | None) -> dict:
-    """DEFAULT_VARIANT updated with `variant`; unknown keys are an error, not a silent no-op."""
+
+def resolve_variant(variant: TaskVariant | dict | None) -> dict:
+    """A `TaskVariant` (or a dict of its fields over the defaults) as a dict with its name set;
+    unknown keys are an error, not a silent no-op."""
+    if isinstance(variant, TaskVariant):
+        variant = asdict(variant)
+    defaults = asdict(TaskVariant())
     variant = dict(variant or {})
-    unknown = set(variant) - set(DEFAULT_VARIANT)
+    unknown = set(variant) - set(defaults)
     if unknown:
-        raise ValueError(f"unknown variant key(s) {sorted(unknown)}; known: {sorted(DEFAULT_VARIANT)}")
-    v = {**DEFAULT_VARIANT, **variant}
+        raise ValueError(f"unknown variant key(s) {sorted(unknown)}; known: {sorted(defaults)}")
+    v = {**defaults, **variant}
     if v["name"] is None:
         v["name"] = f"elmo-{v['weights']}-{v['gamma']}-{v['placement']}" if v["elmo"] else "no-elmo"
     return v
@@ -50,11 +55,22 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     return model
 
 
+def run_folder(run_root: Path, variant_name: str, seed: int) -> Path:
+    """Where one seed of one variant keeps its checkpoints and logs: `run_root/<variant>/seed<k>/`
+    (`run_root` is the profile's `ynat/` folder)."""
+    return Path(run_root) / variant_name / f"seed{seed}"
+
+
+def best_checkpoint(run_root: Path, result: dict) -> Path:
+    """The holdout-selected checkpoint of one run (`train_and_evaluate`'s result dict)."""
+    return run_folder(run_root, result["variant"], result["seed"]) / CHECKPOINTS / f"{BEST}.ckpt"
+
+
 def make_trainer(cfg: Config, run: Path, loggers, **overrides) -> pl.Trainer:
     """Up to max_epochs; early stopping and the kept checkpoint both follow the holdout F1."""
-    shutil.rmtree(run / "checkpoints", ignore_errors=True)  # a rerun must not select a stale best
+    shutil.rmtree(run / CHECKPOINTS, ignore_errors=True)  # a rerun must not select a stale best
     callbacks = [
-        ModelCheckpoint(dirpath=run / "checkpoints", filename="best", monitor=MONITOR, mode="max", save_top_k=1),
+        ModelCheckpoint(dirpath=run / CHECKPOINTS, filename=BEST, monitor=MONITOR, mode="max", save_top_k=1),
         EarlyStopping(monitor=MONITOR, mode="max", patience=cfg.finetune.patience),
     ]
     kwargs = dict(
@@ -76,7 +92,7 @@ def fit_model(
     """
     variant = resolve_variant(variant)
     out_dir = Path(out_dir) if out_dir is not None else run_dir(cfg.profile)
-    run = out_dir / "ynat" / variant["name"] / f"seed{seed}"
+    run = run_folder(out_dir / "ynat", variant["name"], seed)
     seed_everything(seed)
     model = build_model(cfg, data, variant)
     trainer = make_trainer(cfg, run, _loggers(out_dir, run, variant, seed) if logger else False, **overrides)
@@ -160,26 +176,6 @@ def _log_result(trainer: pl.Trainer, result: dict) -> None:
     for lg in trainer.loggers:
         lg.log_metrics(metrics, step=trainer.global_step)
         lg.finalize("success")
-
-
-def run_provenance(cfg: Config, artifact: str | Path) -> dict:
-    """What decides a task-model run's numbers besides variant and seed: the finetuning
-    settings and the biLM weights. 03 stores it with its results; 04 compares it before reuse."""
-    sha = json.loads((Path(artifact) / "config.json").read_text())["weights_sha256"]
-    return json.loads(json.dumps({"finetune": asdict(cfg.finetune), "bilm_sha256": sha}))
-
-
-def saved_runs(path: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
-    """{model name: runs} from 03's `finetune_results.json` at `path`, when 03 made them with these
-    exact settings and biLM (each run seeds itself, so training them again would repeat them);
-    {} when the file is missing or was made otherwise."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    saved = json.loads(path.read_text())
-    if saved.get("_provenance") != run_provenance(cfg, artifact):
-        return {}
-    return {name: entry["runs"] for name, entry in saved.items() if not name.startswith("_")}
 
 
 def summarize(results: Sequence[dict], key: str = "macro_f1") -> dict:

@@ -108,7 +108,7 @@ def test_subsample_fit_is_stratified_nested_deterministic_and_keeps_holdout_dev(
 
 def test_run_grid_and_weights_heatmap(tmp_path):
     data = make_data(n_per_class=12, n_dev_per_class=4)
-    grid = {k: GRID[k] for k in (NO_ELMO, MAIN, "input + output")}
+    grid = {k: GRID[k] for k in (NO_ELMO, MAIN, "input_output")}
     results = run_grid(tiny_cfg(max_epochs=1), data, grid, seeds=[0], out_dir=tmp_path, logger=False)
     assert list(results) == list(grid)
     assert all(len(r) == 1 and r[0]["wall_seconds"] > 0 for r in results.values())
@@ -173,21 +173,21 @@ def test_adapt_one_epoch_continues_from_the_saved_weights(toy_artifact, tmp_path
 
 
 def test_reuse_of_03_runs_only_with_the_same_settings_and_biLM(tmp_path):
-    from elmo.ablations.grid import FINETUNE_NAMES, reuse_finetune_runs
-    from elmo.ynat.train import run_provenance
+    from elmo.ablations.grid import FINETUNE_KEYS, reuse_finetune_runs
+    from elmo.ynat.results import FinetuneResults, run_provenance
 
     artifact = tmp_path / "bilm"
     artifact.mkdir()
     (artifact / "config.json").write_text(json.dumps({"weights_sha256": "ab" * 32}))
-    cfg, runs = tiny_cfg(), [{"seed": 0, "macro_f1": 50.0}]
-    saved = {name: {"runs": runs} for name in FINETUNE_NAMES.values()}
-    path = tmp_path / "finetune_results.json"
-    assert reuse_finetune_runs(path, cfg, artifact) == {}  # no file yet
-    path.write_text(json.dumps({**saved, "_provenance": run_provenance(cfg, artifact)}))
-    assert reuse_finetune_runs(path, cfg, artifact) == {MAIN: runs, NO_ELMO: runs}
-    assert reuse_finetune_runs(path, tiny_cfg(lr=0.5), artifact) == {}  # other settings
+    cfg, runs = tiny_cfg(), [{"seed": 0, "macro_f1": 50.0, "accuracy": 60.0}]
+    saved = {key: runs for key in FINETUNE_KEYS.values()}
+    out = tmp_path / "run"
+    assert reuse_finetune_runs(out, cfg, artifact) == {}  # 03 has not run
+    FinetuneResults(saved, run_provenance(cfg, artifact)).write(out)
+    assert reuse_finetune_runs(out, cfg, artifact) == {MAIN: runs, NO_ELMO: runs}
+    assert reuse_finetune_runs(out, tiny_cfg(lr=0.5), artifact) == {}  # other settings
     (artifact / "config.json").write_text(json.dumps({"weights_sha256": "cd" * 32}))
-    assert reuse_finetune_runs(path, cfg, artifact) == {}  # another biLM
+    assert reuse_finetune_runs(out, cfg, artifact) == {}  # another biLM
 
 
 def test_step_schedule_gives_small_fractions_the_reference_steps():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from elmo.core.config import PROFILES, Config, get_config
+from elmo.core.config import PROFILES, Config, TaskVariant, get_config
 
 
 def test_profiles_resolve_and_differ():
@@ -24,3 +24,15 @@ def test_bad_profile_and_field():
         get_config("laptop")
     with pytest.raises(ValueError, match="lstm_size"):
         get_config("cpu", model={"lstm_size": 3})
+
+
+def test_task_variants_probe_and_senses_sizes_live_in_the_profiles():
+    """03's models, 05's sizes and 06's probe sizes are typed config, and survive a JSON round trip."""
+    tiny, cpu = get_config("tiny"), get_config("cpu")
+    assert tiny.probe.folds == 3 and cpu.probe.folds == 5 and tiny.senses.per_word < cpu.senses.per_word
+    assert cpu.finetune.models["elmo_input_output"] == TaskVariant(elmo=True, placement="input_output")
+    assert {cpu.finetune.main_model, cpu.finetune.probe_model} <= set(cpu.finetune.models)
+    again = Config.from_dict(json.loads(cpu.to_json()))
+    assert again == cpu and isinstance(again.finetune.models["no_elmo"], TaskVariant)
+    with pytest.raises(ValueError, match="unknown TaskVariant"):
+        get_config("cpu", finetune={"models": {"x": {"elmo": True, "placment": "input"}}})

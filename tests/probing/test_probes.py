@@ -1,6 +1,7 @@
 """Linear probes: eojeol-to-morpheme alignment, sentence folds, probe sanity, feature shapes."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from lm_fixtures import TOY_SENTENCES, toy_model_config
 from matplotlib.figure import Figure
 
 from elmo.bilm.model import BiLM
+from elmo.core.config import ProbeConfig, get_config
 from elmo.data.readers import TaggedSentence
 from elmo.data.text import TextEncoder, TokenizerSettings
 from elmo.embed.elmo import Elmo
@@ -16,18 +18,25 @@ from elmo.embed.glove import StaticVectors
 from elmo.probing.align import align_sentences, pool_spans, word_spans
 from elmo.probing.features import contextual_features, learned_mix, mix_layers, random_bilm, task_features
 from elmo.probing.probes import probe_scores, probe_task, sentence_folds
-from elmo.probing.report import best_layer, paired_difference, results_figure, results_table, write_results
+from elmo.probing.report import (
+    best_layer,
+    is_clear,
+    layer_verdict,
+    paired_difference,
+    results_figure,
+    results_table,
+)
+from elmo.probing.results import ProbeResults
 from elmo.probing.tasks import (
     CONTROL,
     GLOVE,
-    MAIN_MODEL,
     MIX,
-    ProbeSettings,
     ProbeTask,
     flatten_labels,
     frequent_labels,
     make_task,
 )
+from elmo.ynat.results import FinetuneResults
 
 CFG = toy_model_config(proj_dim=8, lstm_dim=16)
 
@@ -141,13 +150,13 @@ def test_mismatched_lengths_raise_clear_errors():
 def test_make_task_samples_sentences_and_excludes_o_from_entity_f1():
     sents = [TaggedSentence(f"g{i}", ("a", "b", "c"), ("O", "PS", "O") if i % 2 else ("O", "O", "LC"))
              for i in range(30)]
-    task = make_task("NER", sents, ProbeSettings(max_sentences=10, min_class_count=3, seed=1))
+    task = make_task("NER", sents, ProbeConfig(max_sentences=10, min_class_count=3, seed=1))
     assert len(task.sentences) == 10 and len(task.labels) == 30
     assert task.groups.tolist() == np.repeat(np.arange(10), 3).tolist()
     assert task.f1_labels["macro-F1"][0] == "O" and set(task.f1_labels["macro-F1"]) == {"O", "PS", "LC"}
     assert set(task.f1_labels["entity macro-F1"]) == {"PS", "LC"}
     # The same seed gives the same sample, in the original order.
-    again = make_task("NER", sents, ProbeSettings(max_sentences=10, min_class_count=3, seed=1))
+    again = make_task("NER", sents, ProbeConfig(max_sentences=10, min_class_count=3, seed=1))
     assert again.sentences == task.sentences
     assert frequent_labels(["a", "b", "b", "c", "c", "c"], 2) == ["c", "b"]
 
@@ -182,7 +191,7 @@ def test_feature_shapes_and_pooling_with_a_toy_model(artifact):
     control = Elmo(random_bilm(elmo.bilm, seed=5)).eval()
     mix = {"weights": [0.2, 0.3, 0.5], "gamma": 2.0}
     feats, oov = task_features(aligned, elmo, control, static, mix, batch_size=4)
-    assert list(feats) == ["layer 0", "layer 1", "layer 2", MIX, GLOVE, CONTROL]
+    assert list(feats) == ["layer0", "layer1", "layer2", MIX, GLOVE, CONTROL]
     assert all(f.shape == (6, D) for k, f in feats.items() if k != GLOVE)
     np.testing.assert_allclose(feats[MIX], 2.0 * np.tensordot([0.2, 0.3, 0.5], layers, 1), atol=1e-5)
     assert not np.allclose(feats[CONTROL], feats[MIX])
@@ -210,34 +219,53 @@ def test_random_bilm_has_the_shape_and_encoder_but_not_the_weights(artifact):
 
 
 def test_learned_mix_averages_seeds_or_falls_back_to_uniform(tmp_path):
-    path = tmp_path / "finetune_results.json"
-    assert learned_mix(path, 3)["weights"] == [1 / 3] * 3
-    runs = [{"mix_weights": [0.2, 0.3, 0.5], "gamma": 1.0}, {"mix_weights": [0.4, 0.3, 0.3], "gamma": 2.0}]
-    path.write_text(json.dumps({MAIN_MODEL: {"runs": runs}}))
-    mix = learned_mix(path, 3)
+    key = get_config("tiny").finetune.probe_model
+    assert learned_mix(tmp_path, 3, key)["weights"] == [1 / 3] * 3  # 03 has not run
+    runs = [{"mix_weights": [0.2, 0.3, 0.5], "gamma": 1.0, "macro_f1": 1.0, "accuracy": 1.0},
+            {"mix_weights": [0.4, 0.3, 0.3], "gamma": 2.0, "macro_f1": 1.0, "accuracy": 1.0}]
+    FinetuneResults({key: runs}, provenance={}).write(tmp_path)
+    mix = learned_mix(tmp_path, 3, key)
     np.testing.assert_allclose(mix["weights"], [0.3, 0.3, 0.4])
     assert mix["gamma"] == 1.5 and mix["n_runs"] == 2
+    assert learned_mix(tmp_path, 3, "another_model")["n_runs"] == 0
     with pytest.raises(ValueError, match="3 mix weights"):
-        learned_mix(path, 4)
+        learned_mix(tmp_path, 4, key)
 
 
 def test_results_table_figure_and_json(tmp_path):
     rng, groups, y = _synthetic(n_sent=30, words=4, d=3)
     labels = np.array(["O", "PS", "LC", "DT"], dtype=object)[y]
     task = ProbeTask("NER", [], labels, groups, {"macro-F1": ["O", "PS"], "entity macro-F1": ["PS"]})
-    feats = {"layer 0": rng.normal(size=(len(y), 3)), "layer 1": np.eye(4)[y] + rng.normal(size=(len(y), 4)) * 0.1}
-    settings = ProbeSettings(folds=3)
+    feats = {"layer0": rng.normal(size=(len(y), 3)), "layer1": np.eye(4)[y] + rng.normal(size=(len(y), 4)) * 0.1}
+    settings = ProbeConfig(folds=3)
     results = {"POS": probe_task(task, feats, settings), "NER": probe_task(task, feats, settings)}
     table = results_table(results)
-    assert list(table.index) == ["layer 0", "layer 1"]
+    assert list(table.index) == ["layer 0", "layer 1"]  # keys "layer0", "layer1", displayed by label
     assert list(table.columns)[:2] == ["POS accuracy", "POS macro-F1"] and table.shape == (2, 6)
-    assert best_layer(results, "POS", candidates=["layer 0", "layer 1"])[0] == "layer 1"
-    d = paired_difference(results, "POS", "accuracy", "layer 1", "layer 0")
-    a, b = (np.array(results["POS"][f]["accuracy"]["values"]) for f in ("layer 1", "layer 0"))
+    assert best_layer(results, "POS", candidates=["layer0", "layer1"])[0] == "layer1"
+    d = paired_difference(results, "POS", "accuracy", "layer1", "layer0")
+    a, b = (np.array(results["POS"][f]["accuracy"]["values"]) for f in ("layer1", "layer0"))
     np.testing.assert_allclose(d["values"], a - b)
     assert d["wins"] == int((a > b).sum()) and d["n"] == 3
     assert isinstance(results_figure(results), Figure)
-    path = write_results(tmp_path / "probe_results.json", results, settings=settings)
+    path = ProbeResults(results, settings=asdict(settings)).write(tmp_path)
     saved = json.loads(path.read_text())
     assert saved["settings"]["folds"] == 3
-    assert len(saved["results"]["NER"]["layer 1"]["accuracy"]["values"]) == 3
+    assert len(saved["results"]["NER"]["layer1"]["accuracy"]["values"]) == 3
+    assert ProbeResults.read(tmp_path).results == json.loads(json.dumps(results))  # a bit-exact round trip
+
+
+def _verdict_results(layer1, layer2):
+    """Fold scores of layers 1 and 2 on one task and metric, shaped as `probe_task` returns them."""
+    score = lambda v: {"accuracy": {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "n": len(v), "values": v}}
+    return {"POS": {"layer0": score([50.0] * len(layer1)), "layer1": score(layer1), "layer2": score(layer2)}}
+
+
+def test_the_clear_difference_rule_needs_every_fold_and_a_mean_beyond_its_std():
+    clear = layer_verdict(_verdict_results([80.0, 81.0, 82.0], [78.0, 79.5, 80.0]), "POS", "accuracy", "layer1")
+    assert clear["clear"] and clear["best"] == "layer1" and clear["agrees"]
+    assert "consistent over folds" in clear["text"] and "agrees" in clear["text"]
+    mixed = layer_verdict(_verdict_results([80.0, 78.0, 82.0], [79.0, 79.0, 80.0]), "POS", "accuracy", "layer2")
+    assert not mixed["clear"] and not mixed["agrees"]  # layer 2 won one fold
+    assert "not a clear difference" in mixed["text"] and "not clearly apart" in mixed["text"]
+    assert not is_clear({"mean": 0.5, "std": 1.0, "wins": 3, "n": 3})  # same sign, but within its std

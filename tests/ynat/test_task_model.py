@@ -246,7 +246,8 @@ def test_tfidf_logreg_and_majority_class():
 
 
 def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
-    from elmo.ynat.ensemble import best_checkpoint, seed_ensemble
+    from elmo.ynat.ensemble import seed_ensemble
+    from elmo.ynat.train import best_checkpoint
 
     runs = [train_and_evaluate(tiny_cfg(max_epochs=2), data, s, ELMO_ON, tmp_path, logger=False) for s in (0, 1)]
     one = seed_ensemble(data, tmp_path / "ynat", runs[:1])

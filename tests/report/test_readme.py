@@ -4,7 +4,9 @@ import pytest
 
 from elmo.report import results
 from elmo.report.ablations import ablation_markdown
+from elmo.ablations.results import AblationResults
 from elmo.report.paper import comparison_markdown, comparison_rows
+from elmo.ynat.results import FinetuneResults
 
 
 def test_update_readme_rewrites_only_the_marked_block(tmp_path):
@@ -21,34 +23,35 @@ def test_timings_and_ablation_tables():
     times = {"01_data": {"seconds": 30.0}, "02_pretrain": {"seconds": 90.0}}
     md = results.timings_markdown(times)
     assert "| `01_data` | 0.5 min |" in md and "**2.0 min**" in md
-    summary = {
-        "table": {"main": {"runs": 2, "dev macro-F1": 80.04, "± (std)": 1.0, "dev accuracy": 79.0, "± std": 0.5}},
-        "paired": {"A − B": {"diffs": [1.0, 3.0], "mean": 2.0, "std": 1.414, "p": 0.2}},
-        "sample_efficiency": [
-            {"model": "with ELMo", "fraction": 0.1, "n_fit": 100, "seed": s, "macro_f1": f, "accuracy": 0.0}
+    summary = AblationResults(
+        runs={"main": [{"seed": 0, "macro_f1": 79.04, "accuracy": 78.5}, {"seed": 1, "macro_f1": 81.04, "accuracy": 79.5}]},
+        paired={"elmo": {"diffs": [1.0, 3.0], "mean": 2.0, "std": 1.414, "p": 0.2}},
+        sample_efficiency=[
+            {"model": "elmo", "fraction": 0.1, "n_fit": 100, "seed": s, "macro_f1": f, "accuracy": 0.0}
             for s, f in ((0, 50.0), (1, 52.0))
         ],
-        "seconds": {"total": 600.0},
-    }
+        seconds={"total": 600.0},
+    ).to_dict()
     md = ablation_markdown(summary)
-    assert "| main | 2 | 80.0 ± 1.0 | 79.0 ± 0.5 |" in md
-    assert "| A − B | +1.00, +3.00 | +2.00 ± 1.41 | 0.200 |" in md
-    assert "| 0.1 (100) | 51.0 ± 1.4 |" in md
+    assert "| ELMo: learned s_j and γ (main) | 2 | 80.0 ± 1.4 | 79.0 ± 0.7 |" in md
+    assert "| ELMo − no ELMo | +1.00, +3.00 | +2.00 ± 1.41 | 0.200 |" in md
+    assert "| fraction of train (rows) | with ELMo |" in md and "| 0.1 (100) | 51.0 ± 1.4 |" in md
     assert "10.0 min" in md
 
 
 def test_paper_comparison_reads_our_numbers_from_the_results():
-    def row(f1):
-        return {"table": {"runs": 3, "dev macro-F1": f1, "± (std)": 0.5, "dev accuracy": 70.0, "± std": 0.5}}
+    def runs(f1):
+        return [{"seed": s, "macro_f1": f1 + d, "accuracy": 70.0} for s, d in enumerate((-0.5, 0.0, 0.5))]
 
-    names = ("no ELMo", "last layer only", "λ = 1", "ELMo: learned s_j and γ (main)", "input + output")
+    keys = ("no_elmo", "last_layer", "l2_1", "main", "input_output")
     eff = [
         {"model": m, "fraction": fr, "macro_f1": f}
-        for m, fr, f in (("with ELMo", 0.01, 40.0), ("with ELMo", 0.01, 42.0), ("without ELMo", 0.01, 30.0), ("without ELMo", 0.1, 45.0))
+        for m, fr, f in (("elmo", 0.01, 40.0), ("elmo", 0.01, 42.0), ("no_elmo", 0.01, 30.0), ("no_elmo", 0.1, 45.0))
     ]
+    finetune = {"no_elmo": runs(70.0), "elmo_input": runs(72.0), "elmo_input_output": runs(73.5)}
     r = {
-        "finetune": {"biLSTM, no ELMo": row(70.0), "biLSTM + ELMo (input)": row(72.0), "biLSTM + ELMo (input + output)": row(73.5)},
-        "ablation": {"table": {n: row(50.0 + i)["table"] for i, n in enumerate(names)}, "sample_efficiency": eff},
+        "finetune": FinetuneResults(finetune, provenance={}).to_dict(),
+        "ablation": AblationResults({k: runs(50.0 + i) for i, k in enumerate(keys)}, sample_efficiency=eff, grid_fraction=0.1).to_dict(),
     }
     found = {a: c for a, _, c in comparison_rows(r)}
     assert any("70.0 → 73.5 (+3.5" in c for c in found.values())
