@@ -132,8 +132,26 @@ def evaluate(model: BiLM, loader) -> dict[str, float]:
     return perplexities(sums)
 
 
+def batch_plan(batch_size: int, processes: int, global_batch_size: int | None) -> dict[str, int]:
+    """How a global batch is made: `batch_size` sentences per process and step, `processes`
+    (devices x nodes) in parallel, gradients accumulated over `accumulate` steps.
+
+    >>> batch_plan(64, 4, 512)
+    {'per_process': 64, 'processes': 4, 'accumulate': 2, 'global_batch_size': 512}
+    """
+    per_step = batch_size * processes
+    if global_batch_size is None:
+        return {"per_process": batch_size, "processes": processes, "accumulate": 1, "global_batch_size": per_step}
+    if global_batch_size % per_step:
+        raise ValueError(f"global_batch_size {global_batch_size} is not a multiple of batch_size {batch_size} "
+                         f"x {processes} process(es) = {per_step}: change batch_size or global_batch_size")  # fmt: skip
+    return {"per_process": batch_size, "processes": processes, "accumulate": global_batch_size // per_step,
+            "global_batch_size": global_batch_size}  # fmt: skip
+
+
 def make_trainer(cfg: Config, out: Path, ckpt_dir: Path, **overrides) -> pl.Trainer:
-    """The Lightning trainer of a profile: clipping, precision, early stopping, CSV + MLflow."""
+    """The Lightning trainer of a profile: clipping, precision, early stopping, CSV + MLflow,
+    devices / nodes / strategy, and the accumulation that `batch_plan` asks for."""
     t = cfg.train
     callbacks = [
         ModelCheckpoint(dirpath=ckpt_dir, monitor="valid_ppl", mode="min", save_last=True, filename="best"),
@@ -148,9 +166,15 @@ def make_trainer(cfg: Config, out: Path, ckpt_dir: Path, **overrides) -> pl.Trai
         callbacks=callbacks, logger=loggers, default_root_dir=out, deterministic=True,
         limit_train_batches=t.limit_train_batches, use_distributed_sampler=False,
         max_time={"minutes": t.max_minutes} if t.max_minutes else None, log_every_n_steps=20,
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
     )  # fmt: skip
     callbacks += overrides.pop("callbacks", [])  # extra callbacks add to ours, never replace them
     kwargs.update(overrides)
+    if t.global_batch_size is not None:
+        if not isinstance(kwargs["devices"], int):
+            raise ValueError(f"global_batch_size needs a number of devices, not devices={kwargs['devices']!r}")
+        plan = batch_plan(t.batch_size, kwargs["devices"] * kwargs["num_nodes"], t.global_batch_size)
+        kwargs["accumulate_grad_batches"] = plan["accumulate"]
     return pl.Trainer(**kwargs)
 
 

@@ -67,6 +67,15 @@ class TrainConfig:
     compile: bool = False  # torch.compile the char encoder and softmax head
     limit_train_batches: float | int = 1.0
     num_workers: int = 0
+    # Where it runs, as Lightning's Trainer arguments (`python -m elmo.pretrain --devices 8
+    # --num-nodes 2 --strategy ddp`): processes = devices x num_nodes, each with `batch_size`
+    # sentences a step. `global_batch_size` is what one optimizer step sees; gradients are
+    # accumulated to reach it (None: batch_size x processes, no accumulation). See batch_plan.
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    global_batch_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """Run by tests/bilm/test_train.py: two CPU processes (gloo) train one biLM under Lightning's DDP.
 
-Each rank saves its final weights; the test checks they are identical across ranks.
+Each rank saves its final weights; the test checks they are identical across ranks. With a
+third argument G, the config asks for a global batch of G sentences per optimizer step, and each
+rank also records what it saw: world size, accumulation, sentences per batch, optimizer steps.
 """
+
+import json
 
 import sys
 from pathlib import Path
@@ -23,14 +27,20 @@ class SaveWeights(Callback):
         if trainer.global_rank == 0:
             torch.save({k: v.clone() for k, v in module.model.state_dict().items()}, self.out / "init.pt")
 
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.sentences = getattr(self, "sentences", []) + [int(batch.token_ids.shape[0])]
+
     def on_train_end(self, trainer, module):
         torch.save(module.model.state_dict(), self.out / f"rank{trainer.global_rank}.pt")
+        seen = {"world_size": trainer.world_size, "accumulate": trainer.accumulate_grad_batches,
+                "sentences_per_batch": self.sentences, "optimizer_steps": trainer.global_step}
+        (self.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(seen))
 
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     torch.set_num_threads(1)
-    cfg = tiny_config(max_epochs=1)
+    cfg = tiny_config(max_epochs=1, global_batch_size=int(sys.argv[2]) if len(sys.argv) > 2 else None)
     callbacks_extra = [SaveWeights(out)]
     pretrain(
         cfg, out=out, corpus=synthetic_corpus(n_eval=64), accelerator="cpu", devices=2, strategy="ddp",

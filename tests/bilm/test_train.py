@@ -1,6 +1,7 @@
 """Pretraining end to end on a synthetic corpus: it learns, resumes exactly, and runs under DDP."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import torch
 from lm_fixtures import synthetic_corpus, tiny_config
 
 from elmo.bilm.model import BiLM
-from elmo.bilm.train import pretrain
+from elmo.bilm.train import batch_plan, make_trainer, pretrain
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
 
@@ -57,6 +58,32 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
     init = torch.load(tmp_path / "init.pt")
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
     assert any(not torch.equal(w0[k], init[k]) for k in w0)  # training did move the weights
+
+
+def test_global_batch_and_accumulation_are_what_the_config_says_at_any_world_size():
+    for processes in (1, 2, 4, 8, 16):
+        plan = batch_plan(32, processes, 512)
+        assert plan["per_process"] * plan["processes"] * plan["accumulate"] == 512
+    assert batch_plan(32, 2, None) == {"per_process": 32, "processes": 2, "accumulate": 1, "global_batch_size": 64}
+    with pytest.raises(ValueError, match="not a multiple"):
+        batch_plan(32, 3, 512)
+    trainer = make_trainer(tiny_config(global_batch_size=64, devices=1), Path("/tmp"), Path("/tmp/x"), logger=False)
+    assert trainer.accumulate_grad_batches == 4  # 64 = 16 a step x 1 process x 4 steps
+
+
+@pytest.mark.slow
+def test_ddp_global_batch_is_the_configured_one(tmp_path):
+    """Two processes, batch 16 each, global batch 64: every optimizer step sums 2 x 2 x 16 sentences."""
+    script = Path(__file__).with_name("ddp_train.py")
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path), "64"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    seen = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for s in seen:
+        assert s["world_size"] == 2 and s["accumulate"] == 2
+        full = [n for n in s["sentences_per_batch"] if n == 16]
+        assert len(full) >= len(s["sentences_per_batch"]) - 1  # length buckets: at most one short batch
+        assert s["optimizer_steps"] == math.ceil(len(s["sentences_per_batch"]) / 2)
+    assert seen[0]["sentences_per_batch"] and len(seen[0]["sentences_per_batch"]) == len(seen[1]["sentences_per_batch"])
 
 
 def test_a_finished_artifact_is_reused_not_retrained(tmp_path):
