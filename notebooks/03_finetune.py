@@ -122,7 +122,7 @@ table = finetune.table()
 table
 
 # %%
-klue = {"KLUE-BERT-base (KLUE paper)": 85.73, "mBERT (KLUE paper)": 81.55}
+klue = {"KLUE-BERT-base (KLUE, test set)": 85.73, "mBERT (KLUE, test set)": 81.55}  # KLUE README: hidden test, not dev
 fig = results_figure(table, reference=klue, title=f"YNAT dev macro-F1 ({profile} profile)")
 save_figure(fig, "03_results", cfg)
 fig
