@@ -34,8 +34,10 @@ reproduce: venv
 	@test -f "$(ELMO_DATA)/SHA256SUMS" || $(MAKE) data
 	$(PY) -m elmo.notebooks --profile $(PROFILE)
 
+# JupyterLab with the repo's default settings (lab/settings/overrides.json: a double-click opens a
+# notebooks/*.py as a notebook); the notebooks run the profile in ELMO_PROFILE (make lab PROFILE=tiny).
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	ELMO_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab --LabApp.app_settings_dir="$(CURDIR)/lab/settings" notebooks/
 
 clean-runs:
 	rm -rf runs/$(PROFILE)

@@ -248,6 +248,18 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def profile_from_env(default: str = "cpu") -> str:
+    """The profile a notebook opened by hand runs: $ELMO_PROFILE (`make lab PROFILE=tiny` sets it),
+    else `default`. Choosing it here, not by editing the parameters cell, keeps the tracked notebook
+    source unchanged; papermill's `profile` parameter still overrides it."""
+    import os
+
+    profile = os.environ.get("ELMO_PROFILE") or default
+    if profile not in PROFILES:
+        raise ValueError(f"ELMO_PROFILE={profile!r} is not a profile; choose one of {PROFILES}")
+    return profile
+
+
 def get_config(profile: str = "cpu", **overrides: dict[str, Any]) -> Config:
     """The resolved config of a profile, with optional section overrides.
 
