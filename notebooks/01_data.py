@@ -21,7 +21,7 @@
 # `make reproduce PROFILE=tiny` (seconds) or open it in JupyterLab.
 
 # %% tags=["parameters"]
-from elmo.config import profile_from_env
+from elmo.core.config import profile_from_env
 
 profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile` parameter overrides it
 

@@ -25,7 +25,7 @@
 # resumes from its last checkpoint at the same step with the same optimizer state.
 
 # %% tags=["parameters"]
-from elmo.config import profile_from_env
+from elmo.core.config import profile_from_env
 
 profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile` parameter overrides it
 

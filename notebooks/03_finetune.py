@@ -28,7 +28,7 @@
 # float16 on disk, memory-mapped, and reused by every run here and in `04_ablations`.
 
 # %% tags=["parameters"]
-from elmo.config import profile_from_env
+from elmo.core.config import profile_from_env
 
 profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile` parameter overrides it
 

@@ -26,7 +26,7 @@
 # built, so only the small task models train here.
 
 # %% tags=["parameters"]
-from elmo.config import profile_from_env
+from elmo.core.config import profile_from_env
 
 profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile` parameter overrides it
 

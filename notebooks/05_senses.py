@@ -32,7 +32,7 @@
 # (`elmo.senses.proxy.SENSE_RULES`), which leave an occurrence unlabelled ("?") when no cue fires.
 
 # %% tags=["parameters"]
-from elmo.config import profile_from_env
+from elmo.core.config import profile_from_env
 
 profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile` parameter overrides it
 
@@ -61,6 +61,7 @@ from elmo.senses.figures import (
     occurrences_umap_figure,
     pos_umap_figure,
     umap_2d,
+    umap_panels,
 )
 from elmo.senses.geometry import (
     frequent_words,
@@ -193,17 +194,8 @@ agreement.round(3)
 # project (one point). UMAP keeps neighbourhoods, not distances: read clusters, not gaps.
 
 # %%
-import warnings
-
 UMAP_WORDS = [w for w in ("말", "차", "배") if len(bank.rows(w)) >= 4]
-panels, panel_senses, panel_sources = {}, {}, {}
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # umap warns that a fixed random_state disables parallelism
-    for w in UMAP_WORDS:
-        rows = bank.rows(w)
-        panels[w] = [umap_2d(bank.vectors[j, rows], seed=SEED) for j in range(bank.n_layers)]
-        panel_senses[w] = [bank.sense(int(r)) for r in rows]
-        panel_sources[w] = [bank.sources[bank.locate(int(r))[0]] for r in rows]
+panels, panel_senses, panel_sources = umap_panels(bank, UMAP_WORDS, seed=SEED)
 fig = occurrences_umap_figure(panels, panel_senses, panel_sources)
 save_figure(fig, "05_homograph_umap", cfg, words=UMAP_WORDS, sense_proxy="elmo.senses.proxy.SENSE_RULES")
 fig
@@ -216,9 +208,7 @@ fig
 # %%
 top = static.vocab[: sizes.glove_top]
 groups = main_pos(tags, top)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    coords = umap_2d(static.vectors[: len(top)], seed=SEED)
+coords = umap_2d(static.vectors[: len(top)], seed=SEED, progress="UMAP of GloVe")
 fig = pos_umap_figure(coords, top, groups, title=f"GloVe (petitions), top {len(top):,} words by part of speech")
 save_figure(fig, "05_glove_pos_umap", cfg, n_words=len(top), tag_petitions=sizes.tag_petitions)
 print(pd.Series(groups).value_counts().to_dict())

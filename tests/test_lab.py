@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from elmo.config import profile_from_env
+from elmo.core.config import profile_from_env
 from elmo.notebooks import notebook_sources
-from elmo.runs import REPO
+from elmo.core.runs import REPO
 
 OVERRIDES = REPO / "lab" / "settings" / "overrides.json"
 
@@ -52,3 +52,27 @@ def test_parameters_cell_reads_the_environment():
         text = src.read_text()
         cell = text.split('# %% tags=["parameters"]', 1)[1].split("# %%", 1)[0]
         assert "profile = profile_from_env()" in cell, src.name
+
+
+def test_quiet_lightning_drops_banners_and_keeps_real_messages(caplog):
+    import logging
+    import warnings
+
+    from elmo.core.runs import quiet_lightning
+
+    quiet_lightning()
+    quiet_lightning()  # idempotent: one filter, not two
+    log = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    assert len(log.filters) == 1
+    with caplog.at_level(logging.INFO, logger="pytorch_lightning"):
+        for line in ("GPU available: False, used: False", "TPU available: False, using: 0 TPU cores",
+                     "💡 Tip: For seamless cloud logging", "`Trainer.fit` stopped: `max_epochs=1` reached.",
+                     "Restoring states from the checkpoint path at x.ckpt"):  # fmt: skip
+            log.info(line)
+    assert [r.getMessage() for r in caplog.records] == ["Restoring states from the checkpoint path at x.ckpt"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        quiet_lightning()  # after a reset of the filters, as a fresh process would be
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning)
+        warnings.warn("a real problem", UserWarning)
+    assert [str(w.message) for w in caught] == ["a real problem"]

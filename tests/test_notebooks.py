@@ -65,3 +65,13 @@ def test_every_figure_cell_shows_its_figure_inline(tiny_run):
         assert not missing, f"{path.name}: figure cells without an image/png output, ending in {missing}"
         n_figures += len(cells)
     assert n_figures >= 15  # 01..06 make about twenty figures; a marker that stopped matching shows here
+
+
+def test_notebooks_show_no_lightning_chatter(tiny_run):
+    """Lightning's banners, tips and known deprecations are silenced (elmo.runs.quiet_lightning)."""
+    from elmo.core.runs import LIGHTNING_CHATTER
+
+    for path in tiny_run:
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            assert not any(c in text for c in (*LIGHTNING_CHATTER, "LeafSpec")), f"{path.name}: {text[:300]}"
