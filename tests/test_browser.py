@@ -11,6 +11,7 @@ Screenshots go to runs/tiny/browser/. Skipped, saying why, where no chromium can
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from elmo.runs import REPO
+from elmo.core.runs import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -109,26 +110,31 @@ def test_notebook_opens_by_double_click_runs_and_explores(page):
     notebook = page.locator(".jp-NotebookPanel").first
     notebook.wait_for()  # the shipped default viewer: a notebook, not the text editor
     assert page.locator(".jp-FileEditor").count() == 0
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    # The kernel named in the header starts by itself; Run All before it is ready would be lost.
+    page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first.wait_for(timeout=120_000)
     page.screenshot(path=SHOTS / "1_opened.png")
 
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-    deadline = time.time() + RUN_SECONDS
+    deadline, idle_polls = time.time() + RUN_SECONDS, 0
     prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
     while time.time() < deadline:
-        texts = prompts.all_text_contents()
-        if texts and all(t.strip() not in ("[ ]:", "[*]:", "") for t in texts):
-            break
-        if any(t.strip() == "[ ]:" for t in texts) and not any("[*]" in t for t in texts) and _stopped(page):
-            break  # Run All stopped at an error: the checks below say where
         time.sleep(2)
+        texts = [t.strip() for t in prompts.all_text_contents()]
+        if texts and all(_ran(t) for t in texts):
+            break
+        # Run All stops at an error: the kernel idles with cells left unrun (three polls in a row,
+        # after at least one cell ran, so the moment before the first cell starts does not count).
+        stuck = any(_ran(t) for t in texts) and "[*]:" not in texts and _idle(page)
+        idle_polls = idle_polls + 1 if stuck else 0
+        if idle_polls >= 3:
+            break
     page.screenshot(path=SHOTS / "2_ran.png", full_page=True)
     texts = prompts.all_text_contents()
     errors = [t for t in notebook.locator("[data-mime-type='application/vnd.jupyter.stderr']").all_text_contents()
               if "Traceback" in t or "Error" in t.splitlines()[0]]  # fmt: skip
     assert not errors, errors[0][:2000]
-    assert all(t.strip()[1:-2].isdigit() for t in texts), f"cells not run: {texts}"
+    assert all(_ran(t.strip()) for t in texts), f"cells not run: {texts}"
 
     # The explorer: a live widget (a kernel started by Jupyter Server sees a frontend).
     widget = notebook.locator(".widget-vbox", has=page.locator(".widget-text")).first
@@ -143,6 +149,7 @@ def test_notebook_opens_by_double_click_runs_and_explores(page):
         "el => el.querySelector('.widget-toggle-buttons button.mod-active')?.textContent.includes('layer 2')",
         arg=widget.element_handle(),
     )
+    out.get_by_text("in the bank, layer 2").first.wait_for(timeout=60_000)  # redrawn for the new layer
     out.locator("img").first.wait_for(timeout=60_000)
     widget.screenshot(path=SHOTS / "3_explorer.png")
 
@@ -161,5 +168,10 @@ def test_notebook_opens_by_double_click_runs_and_explores(page):
     assert path.read_bytes() == source, "saving from JupyterLab changed the tracked source (see git diff)"
 
 
-def _stopped(page) -> bool:
+def _ran(prompt: str) -> bool:
+    """An input prompt such as "[12]:" (executed), not "[ ]:" or "[*]:"."""
+    return prompt[1:-2].isdigit()
+
+
+def _idle(page) -> bool:
     return page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0

@@ -49,7 +49,7 @@ def test_results_block_renders_from_the_tiny_run(tiny_run):
 
 def figure_cells(notebook: dict) -> list[dict]:
     """Code cells that make a figure: they save one, or render the explorer (its heatmap)."""
-    markers = ("save_figure(", "ex.show(", "ex.render(")
+    markers = ("save_figure(", "show(explorer", "render(explorer")
     return [c for c in notebook["cells"] if c["cell_type"] == "code" and any(m in "".join(c["source"]) for m in markers)]
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import koreanize_matplotlib  # noqa: F401  (registers the bundled NanumGothic as the default)
 import matplotlib.pyplot as plt
 from fontTools.ttLib import TTFont
+from IPython import get_ipython
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from elmo.core.config import Config
 from elmo.core.runs import REPO, provenance, run_dir
@@ -45,14 +47,8 @@ def inline_figures() -> bool:
     This registers that formatter (IPython's own, via matplotlib-inline) and nothing else: pyplot's
     state and backend are untouched. Returns whether a shell was found. Called on import.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
     if get_ipython() is None:
         return False
-    from matplotlib_inline.backend_inline import set_matplotlib_formats
-
     set_matplotlib_formats("png", bbox_inches="tight")
     return True
 

@@ -8,10 +8,12 @@ whether the tree was dirty) and the versions of the packages that shape the numb
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import random
 import subprocess
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -102,9 +104,6 @@ def quiet_lightning() -> None:
     """Silence Lightning's banners, tips and the known deprecations; every other message and
     warning still shows. Idempotent; the trainer factories call it, so notebooks, worker
     processes and `make reproduce` are all covered."""
-    import logging
-    import warnings
-
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
                  "lightning_fabric.utilities.rank_zero"):  # fmt: skip
         log = logging.getLogger(name)

@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
+from tqdm.auto import tqdm
 
 from elmo.core.runs import run_dir, seed_everything, write_run_info
 from elmo.data.corpus import CACHE_VERSION, load_corpus
@@ -129,8 +130,6 @@ def train_glove(X: sp.spmatrix, dim: int = 100, epochs: int = 25, seed: int = 0,
         g.index_add_(0, inverse, grad_per_entry)
         accum.index_add_(0, uniq, g * g)
         param.index_add_(0, uniq, g.mul_(accum.index_select(0, uniq).rsqrt_()), alpha=-lr)
-
-    from tqdm.auto import tqdm
 
     losses = []
     bar = tqdm(range(epochs), desc="GloVe", unit="epoch", disable=not progress)

@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from elmo.senses.occurrences import context_snippet
 from elmo.senses.proxy import sense_proxy
@@ -33,8 +34,6 @@ def embed_sentences(elmo, sentences: Sequence[Sequence[str]], batch_size: int = 
     # Returns
     N arrays (L+1, T_i, D) float32, in the order of `sentences`.
     """
-    from tqdm.auto import tqdm
-
     if any(len(s) == 0 for s in sentences):
         raise ValueError("cannot embed an empty sentence")
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))

@@ -2,6 +2,9 @@
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from collections import Counter
 from typing import Sequence
 
@@ -10,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from tqdm.auto import tqdm
 
 from elmo.core.figures import PALETTE
 from elmo.senses.bank import ContextBank
@@ -25,10 +29,6 @@ def umap_2d(vectors: np.ndarray, seed: int = 0, n_neighbors: int = 15, metric: s
     progress : a label for UMAP's own bar over its optimisation epochs (None: no bar)."""
     if len(vectors) < 4 or np.allclose(vectors, vectors[:1], atol=1e-5):
         return None
-    import contextlib
-    import io
-    import warnings
-
     import umap  # slow to import (numba): only when a projection is asked for
 
     reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(vectors) - 1), n_components=2, metric=metric,
@@ -48,8 +48,6 @@ def umap_panels(bank: "ContextBank", words: Sequence[str], seed: int = 0):
     (panels, senses, sources): {word: [(n, 2) or None per layer]}, {word: proxy sense per
     occurrence}, {word: source per occurrence}, as `occurrences_umap_figure` takes them.
     """
-    from tqdm.auto import tqdm
-
     panels, panel_senses, panel_sources = {}, {}, {}
     with tqdm(total=len(words) * bank.n_layers, desc="UMAP", unit="map") as bar:
         for w in words:

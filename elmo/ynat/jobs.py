@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import pytorch_lightning as pl
 import torch
+from tqdm.auto import tqdm
 
 from elmo.core.config import Config
 from elmo.embed.layer_cache import LayerCache
@@ -117,8 +118,6 @@ class GridProgress:
     """
 
     def __init__(self, totals: Sequence[int], disable: bool = False):
-        from tqdm.auto import tqdm
-
         self.totals, self.seen, self.finished = list(totals), [0] * len(totals), 0
         self.bar = tqdm(total=sum(self.totals), desc="task models", unit="epoch", disable=disable)
         self._postfix()
