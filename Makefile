@@ -34,8 +34,11 @@ reproduce: venv
 	@test -f "$(ELMO_DATA)/SHA256SUMS" || $(MAKE) data
 	$(PY) -m elmo.notebooks --profile $(PROFILE)
 
+# JupyterLab with the repo's default settings (lab/settings/overrides.json: a double-click opens a
+# notebooks/*.py as a notebook); the notebooks run the profile in ELMO_PROFILE (make lab PROFILE=tiny).
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	ELMO_PROFILE=$(PROFILE) $(VENV)/bin/jupyter lab --LabApp.app_settings_dir="$(CURDIR)/lab/settings" \
+	  $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/
 
 clean-runs:
 	rm -rf runs/$(PROFILE)

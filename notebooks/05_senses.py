@@ -4,8 +4,10 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -30,7 +32,9 @@
 # (`elmo.senses.proxy.SENSE_RULES`), which leave an occurrence unlabelled ("?") when no cue fires.
 
 # %% tags=["parameters"]
-profile = "cpu"
+from elmo.core.config import profile_from_env
+
+profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile` parameter overrides it
 
 # %%
 import time
@@ -57,6 +61,7 @@ from elmo.senses.figures import (
     occurrences_umap_figure,
     pos_umap_figure,
     umap_2d,
+    umap_panels,
 )
 from elmo.senses.geometry import (
     frequent_words,
@@ -189,17 +194,8 @@ agreement.round(3)
 # project (one point). UMAP keeps neighbourhoods, not distances: read clusters, not gaps.
 
 # %%
-import warnings
-
 UMAP_WORDS = [w for w in ("말", "차", "배") if len(bank.rows(w)) >= 4]
-panels, panel_senses, panel_sources = {}, {}, {}
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # umap warns that a fixed random_state disables parallelism
-    for w in UMAP_WORDS:
-        rows = bank.rows(w)
-        panels[w] = [umap_2d(bank.vectors[j, rows], seed=SEED) for j in range(bank.n_layers)]
-        panel_senses[w] = [bank.sense(int(r)) for r in rows]
-        panel_sources[w] = [bank.sources[bank.locate(int(r))[0]] for r in rows]
+panels, panel_senses, panel_sources = umap_panels(bank, UMAP_WORDS, seed=SEED)
 fig = occurrences_umap_figure(panels, panel_senses, panel_sources)
 save_figure(fig, "05_homograph_umap", cfg, words=UMAP_WORDS, sense_proxy="elmo.senses.proxy.SENSE_RULES")
 fig
@@ -212,9 +208,7 @@ fig
 # %%
 top = static.vocab[: sizes.glove_top]
 groups = main_pos(tags, top)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    coords = umap_2d(static.vectors[: len(top)], seed=SEED)
+coords = umap_2d(static.vectors[: len(top)], seed=SEED, progress="UMAP of GloVe")
 fig = pos_umap_figure(coords, top, groups, title=f"GloVe (petitions), top {len(top):,} words by part of speech")
 save_figure(fig, "05_glove_pos_umap", cfg, n_words=len(top), tag_petitions=sizes.tag_petitions)
 print(pd.Series(groups).value_counts().to_dict())
@@ -260,7 +254,9 @@ fig
 # token and a layer; it shows the nearest contexts of that token in the bank above, the nearest
 # GloVe words, and the token-by-token cosine similarity of the sentence. Below is a fixed example
 # with plain outputs (what a non-interactive run such as papermill keeps); the widget itself is
-# shown only when a frontend is attached.
+# shown only when a frontend is attached. Empty tables are explained ("note:" lines). On `tiny`,
+# whose biLM trained one epoch on 60 petitions, layers 1–2 give nearly every token the same
+# direction (cosines ≈ 1), so the explorer says so: expected there; the `cpu` biLM's layers differ.
 
 # %%
 explorer = Explorer(elmo, bank, static, tokenizer=Tokenizer(elmo.encoder.settings), k=5)

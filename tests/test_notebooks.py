@@ -45,3 +45,33 @@ def test_results_block_renders_from_the_tiny_run(tiny_run):
     block = markdown(results)
     for caption in ("biLM perplexity", "KLUE YNAT", "Ablations", "Linear probes", "Geometry", "Beside the paper"):
         assert caption in block
+
+
+def figure_cells(notebook: dict) -> list[dict]:
+    """Code cells that make a figure: they save one, or render the explorer (its heatmap)."""
+    markers = ("save_figure(", "show(explorer", "render(explorer")
+    return [c for c in notebook["cells"] if c["cell_type"] == "code" and any(m in "".join(c["source"]) for m in markers)]
+
+
+def png_outputs(cell: dict) -> int:
+    return sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+def test_every_figure_cell_shows_its_figure_inline(tiny_run):
+    n_figures = 0
+    for path in tiny_run:
+        cells = figure_cells(json.loads(path.read_text()))
+        missing = ["".join(c["source"]).splitlines()[-1] for c in cells if png_outputs(c) == 0]
+        assert not missing, f"{path.name}: figure cells without an image/png output, ending in {missing}"
+        n_figures += len(cells)
+    assert n_figures >= 15  # 01..06 make about twenty figures; a marker that stopped matching shows here
+
+
+def test_notebooks_show_no_lightning_chatter(tiny_run):
+    """Lightning's banners, tips and known deprecations are silenced (elmo.runs.quiet_lightning)."""
+    from elmo.core.runs import LIGHTNING_CHATTER
+
+    for path in tiny_run:
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            assert not any(c in text for c in (*LIGHTNING_CHATTER, "LeafSpec")), f"{path.name}: {text[:300]}"

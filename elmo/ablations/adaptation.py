@@ -108,7 +108,7 @@ def _fit(cfg: Config, task: BiLMTask, dm: PetitionsLM, work: Path, epochs: int, 
         return task.model.float().eval()
     ckpt_dir = work / "checkpoints"
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # never resume or select a stale run
-    overrides = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False, **overrides}
+    overrides = {"logger": False, "enable_model_summary": False, **overrides}
     trainer = make_trainer(cfg, work, ckpt_dir, max_epochs=epochs, max_time=None, **overrides)
     trainer.fit(task, datamodule=dm)
     best = trainer.checkpoint_callback.best_model_path

@@ -25,7 +25,7 @@ from pytorch_lightning.loggers import CSVLogger
 from elmo.bilm.datamodule import Batch, PetitionsLM
 from elmo.bilm.model import BiLM
 from elmo.core.config import Config, ModelConfig, TrainConfig, from_dict
-from elmo.core.runs import run_dir, seed_everything, write_run_info
+from elmo.core.runs import quiet_lightning, run_dir, seed_everything, write_run_info
 from elmo.core.tracking import mlflow_logger
 from elmo.data.corpus import CACHE_VERSION
 
@@ -152,6 +152,7 @@ def batch_plan(batch_size: int, processes: int, global_batch_size: int | None) -
 def make_trainer(cfg: Config, out: Path, ckpt_dir: Path, **overrides) -> pl.Trainer:
     """The Lightning trainer of a profile: clipping, precision, early stopping, CSV + MLflow,
     devices / nodes / strategy, and the accumulation that `batch_plan` asks for."""
+    quiet_lightning()
     t = cfg.train
     callbacks = [
         ModelCheckpoint(dirpath=ckpt_dir, monitor="valid_ppl", mode="min", save_last=True, filename="best"),

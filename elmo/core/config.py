@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -255,6 +256,16 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
                    "self_sim_words": 300},  # fmt: skip
     },
 }
+
+
+def profile_from_env(default: str = "cpu") -> str:
+    """The profile a notebook opened by hand runs: $ELMO_PROFILE (`make lab PROFILE=tiny` sets it),
+    else `default`. Choosing it here, not by editing the parameters cell, keeps the tracked notebook
+    source unchanged; papermill's `profile` parameter still overrides it."""
+    profile = os.environ.get("ELMO_PROFILE") or default
+    if profile not in PROFILES:
+        raise ValueError(f"ELMO_PROFILE={profile!r} is not a profile; choose one of {PROFILES}")
+    return profile
 
 
 def get_config(profile: str = "cpu", **overrides: dict[str, Any]) -> Config:

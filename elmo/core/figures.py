@@ -4,6 +4,7 @@ Figure functions live next to the analysis they show (e.g. `elmo.data.stats`) an
 `matplotlib.figure.Figure`; `save_figure` writes it as PNG with a JSON sidecar naming the config
 and git revision. The `cpu` profile (the committed one) saves to `figures/`, other profiles to
 `runs/<profile>/figures/`, so `figures/` only ever holds what the committed profile produced.
+Imported in a notebook, it also makes every `Figure` display inline as a PNG (`inline_figures`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pathlib import Path
 import koreanize_matplotlib  # noqa: F401  (registers the bundled NanumGothic as the default)
 import matplotlib.pyplot as plt
 from fontTools.ttLib import TTFont
+from IPython import get_ipython
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from elmo.core.config import Config
 from elmo.core.runs import REPO, provenance, run_dir
@@ -34,6 +37,23 @@ def style() -> None:
 
 
 style()
+
+
+def inline_figures() -> bool:
+    """In an IPython kernel, display a `Figure` (a cell's last value, or `display(fig)`) as a PNG.
+
+    Our figures are `matplotlib.figure.Figure` objects, not pyplot's, so no backend shows them and
+    IPython would print their repr: only `%matplotlib inline` registers a PNG formatter for Figure.
+    This registers that formatter (IPython's own, via matplotlib-inline) and nothing else: pyplot's
+    state and backend are untouched. Returns whether a shell was found. Called on import.
+    """
+    if get_ipython() is None:
+        return False
+    set_matplotlib_formats("png", bbox_inches="tight")
+    return True
+
+
+inline_figures()
 
 
 def figure_dir(profile: str) -> Path:

@@ -8,10 +8,12 @@ whether the tree was dirty) and the versions of the packages that shape the numb
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import random
 import subprocess
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -82,3 +84,30 @@ def write_run_info(directory: Path, cfg: Config, **extra: Any) -> Path:
     path = directory / "run.json"
     path.write_text(json.dumps({**provenance(cfg), **extra}, indent=2, ensure_ascii=False))
     return path
+
+
+# Lightning's info lines that say nothing about this run: hardware banners (always "no GPU" here),
+# an advertisement, and the end-of-fit notice. Matched at the start of the message.
+LIGHTNING_CHATTER = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip:", "`Trainer.fit` stopped:")
+# Deprecations raised inside the pinned libraries, not by our code (nothing for us to fix).
+KNOWN_DEPRECATIONS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
+
+
+class _DropChatter:
+    """A logging filter that drops the records in LIGHTNING_CHATTER and keeps all others."""
+
+    def filter(self, record) -> bool:
+        return not str(record.getMessage()).startswith(LIGHTNING_CHATTER)
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's banners, tips and the known deprecations; every other message and
+    warning still shows. Idempotent; the trainer factories call it, so notebooks, worker
+    processes and `make reproduce` are all covered."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
+                 "lightning_fabric.utilities.rank_zero"):  # fmt: skip
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropChatter) for f in log.filters):
+            log.addFilter(_DropChatter())
+    for message in KNOWN_DEPRECATIONS:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)

@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
+from tqdm.auto import tqdm
 
 from elmo.core.runs import run_dir, seed_everything, write_run_info
 from elmo.data.corpus import CACHE_VERSION, load_corpus
@@ -80,8 +81,8 @@ def weighting(x: torch.Tensor, x_max: float = X_MAX, alpha: float = ALPHA) -> to
 
 def train_glove(X: sp.spmatrix, dim: int = 100, epochs: int = 25, seed: int = 0,
                 batch_size: int = 8192, lr: float = 0.05, x_max: float = X_MAX,
-                alpha: float = ALPHA) -> tuple[np.ndarray, list[float]]:
-    """Fit GloVe to a (V, V) co-occurrence matrix.
+                alpha: float = ALPHA, progress: bool = True) -> tuple[np.ndarray, list[float]]:
+    """Fit GloVe to a (V, V) co-occurrence matrix (`progress`: a bar over epochs, with the loss).
 
     Returns (vectors, losses): vectors (V, dim) float32 = W + W~; losses[e] is the mean over the
     non-zero entries of f(X_ij) * (w_i . w~_j + b_i + b~_j - log X_ij)^2 during epoch e (each
@@ -131,7 +132,8 @@ def train_glove(X: sp.spmatrix, dim: int = 100, epochs: int = 25, seed: int = 0,
         param.index_add_(0, uniq, g.mul_(accum.index_select(0, uniq).rsqrt_()), alpha=-lr)
 
     losses = []
-    for _ in range(epochs):
+    bar = tqdm(range(epochs), desc="GloVe", unit="epoch", disable=not progress)
+    for _ in bar:
         order = torch.randperm(nnz, generator=gen)
         total = 0.0
         for start in range(0, nnz, batch_size):
@@ -150,6 +152,7 @@ def train_glove(X: sp.spmatrix, dim: int = 100, epochs: int = 25, seed: int = 0,
             adagrad(A, GA, i, fdiff[:, None] * aj)
             adagrad(At, GAt, j, fdiff[:, None] * ai)
         losses.append(total / max(nnz, 1))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
     return (A[:, :dim] + At[:, :dim]).numpy().astype(np.float32), losses
 
 

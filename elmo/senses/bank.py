@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from elmo.senses.occurrences import context_snippet
 from elmo.senses.proxy import sense_proxy
@@ -20,13 +21,15 @@ def unit(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
-def embed_sentences(elmo, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> list[np.ndarray]:
+def embed_sentences(elmo, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+                    progress: bool = False) -> list[np.ndarray]:
     """The L+1 biLM layers of each sentence, each token read in its whole sentence.
 
     # Parameters
     elmo : an `elmo.embed.elmo.Elmo` (only its `.layers` is used; the biLM is frozen).
     sentences : N non-empty tokenized sentences.
     batch_size : sentences per biLM call; sentences are grouped by length so little is padded.
+    progress : a bar over the sentences.
 
     # Returns
     N arrays (L+1, T_i, D) float32, in the order of `sentences`.
@@ -35,13 +38,15 @@ def embed_sentences(elmo, sentences: Sequence[Sequence[str]], batch_size: int = 
         raise ValueError("cannot embed an empty sentence")
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     out: list[np.ndarray | None] = [None] * len(sentences)
-    with torch.no_grad():
+    bar = tqdm(total=len(sentences), desc="embedding", unit="sent", disable=not progress)
+    with torch.no_grad(), bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             layers, mask = elmo.layers([list(sentences[i]) for i in idx])  # (L+1, B, T, D), (B, T)
             layers, lengths = layers.float().cpu().numpy(), mask.sum(1).tolist()
             for b, i in enumerate(idx):
                 out[i] = layers[:, b, : lengths[b]].copy()
+            bar.update(len(idx))
     return out  # type: ignore[return-value]
 
 
@@ -75,7 +80,7 @@ class ContextBank:
     def build(cls, elmo, sentences: Sequence[Sequence[str]], sources: Sequence[str],
               batch_size: int = 64) -> "ContextBank":
         """Embed `sentences` with `elmo` (see `embed_sentences`)."""
-        per_sentence = embed_sentences(elmo, sentences, batch_size)
+        per_sentence = embed_sentences(elmo, sentences, batch_size, progress=True)
         lengths = [len(s) for s in sentences]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         vectors = unit(np.concatenate(per_sentence, axis=1)) if per_sentence else np.zeros((0, 0, 0), np.float32)

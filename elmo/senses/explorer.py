@@ -129,26 +129,66 @@ def contexts_by_layer(result: dict, layer: int) -> pd.DataFrame:
     return c[c["layer"] == layer].drop(columns="layer").set_index("rank")
 
 
+# A layer whose token vectors nearly all point one way (mean pairwise cosine over the sentence's
+# tokens above this) makes every cosine near 1; on the cpu biLM random pairs average 0.07-0.24.
+ALIKE_COSINE = 0.95
+
+
+def notes(result: dict, layers: Sequence[int]) -> list[str]:
+    """Why parts of an `explore` result are empty or look uninformative, one line each: the word
+    is not in the GloVe vocabulary; it occurs nowhere else in the bank; the shown layers give all
+    the sentence's tokens nearly one direction (mean pairwise cosine above ALIKE_COSINE), what a
+    barely trained biLM does."""
+    word, out = result["word"], []
+    if len(result["neighbours"]) == 0:
+        out.append(f"{word!r} is not in the GloVe vocabulary, so it has no nearest GloVe words.")
+    if len(result["contexts"]) == 0:
+        out.append(f"{word!r} occurs nowhere else in the bank of {result['bank_sentences']:,} sentences, "
+                   "so it has no nearest contexts.")  # fmt: skip
+    t = len(result["tokens"])
+    if t >= 2:
+        off = ~np.eye(t, dtype=bool)
+        alike = [(j, float(result["similarity"][j][off].mean())) for j in layers]
+        alike = [(j, m) for j, m in alike if m > ALIKE_COSINE]
+        if alike:
+            names = ", ".join(_layer_name(j) for j, _ in alike)
+            low = min(m for _, m in alike)
+            out.append(f"{names}: the sentence's tokens have mean pairwise cosine ≥ {low:.3f}, so every cosine "
+                       "here is near 1 whatever the token or context. Expected of a barely trained biLM such as "
+                       "the tiny profile's (one epoch on 60 petitions); the cpu profile's layers differ.")  # fmt: skip
+    return out
+
+
+def _layer_name(layer: int) -> str:
+    return LAYER_NAMES.get(layer, f"layer {layer}")
+
+
+def _show(result: dict, layers: Sequence[int], display, header: bool) -> None:
+    """Text, labelled tables and the heatmap of one result: shared by `render` and the widget."""
+    word = result["word"]
+    if header:
+        print(f"sentence: {' '.join(result['tokens'])}")
+    print(f"word: {word!r} (token {result['index']}), proxy sense: {result['sense']}")
+    for line in notes(result, layers):
+        print("note: " + line)
+    if len(result["neighbours"]):
+        print(f"nearest GloVe words to {word!r} (static: one vector per word, whatever the context):")
+        display(result["neighbours"].set_index("rank"))
+    for layer in layers:
+        table = contexts_by_layer(result, layer)
+        if len(table):
+            print(f"nearest contexts of {word!r} in the bank, {_layer_name(layer)} (cosine of its vector here):")
+            display(table)
+    display(similarity_figure(result["tokens"], result["similarity"], layers, highlight=result["index"]))
+
+
 def render(result: dict, layers: Sequence[int] | None = None, display=None) -> None:
     """Show an `explore` result with plain outputs (text, tables, a figure): what a saved or
-    papermill-executed notebook keeps."""
+    papermill-executed notebook keeps. Empty parts are explained (`notes`)."""
     if display is None:
         from IPython.display import display
     n_layers = result["similarity"].shape[0]
-    layers = list(range(n_layers)) if layers is None else list(layers)
-    print(f"sentence: {' '.join(result['tokens'])}\nword: {result['word']!r} (token {result['index']}), "
-          f"proxy sense: {result['sense']}")  # fmt: skip
-    if len(result["neighbours"]):
-        print("nearest GloVe words:")
-        display(result["neighbours"].set_index("rank"))
-    else:
-        print(f"{result['word']!r} is not in the GloVe vocabulary")
-    if len(result["contexts"]) == 0:
-        print(f"{result['word']!r} occurs nowhere else in the bank of {result['bank_sentences']} sentences")
-    for layer in layers:
-        print(f"nearest contexts, {LAYER_NAMES.get(layer, f'layer {layer}')}:")
-        display(contexts_by_layer(result, layer))
-    display(similarity_figure(result["tokens"], result["similarity"], layers, highlight=result["index"]))
+    _show(result, list(range(n_layers)) if layers is None else list(layers), display, header=True)
 
 
 def interactive_frontend() -> bool:
@@ -187,11 +227,13 @@ class Explorer:
         from IPython.display import display
 
         text = w.Text(value=sentence, description="sentence", continuous_update=False,
-                      layout=w.Layout(width="90%"))  # fmt: skip
-        choice = w.Dropdown(description="word", options=[])
+                      placeholder="type a Korean sentence, then Enter", layout=w.Layout(width="95%"))  # fmt: skip
+        choice = w.Dropdown(description="word", options=[], layout=w.Layout(width="240px"))
         n_layers = self.bank.n_layers
-        layer = w.ToggleButtons(options=[(LAYER_NAMES.get(j, f"layer {j}"), j) for j in range(n_layers)],
-                                value=min(1, n_layers - 1), description="layer")  # fmt: skip
+        # Buttons as wide as their labels and no description (the labels say "layer"), so the
+        # three fit on one line beside the dropdown.
+        layer = w.ToggleButtons(options=[(_layer_name(j), j) for j in range(n_layers)], value=min(1, n_layers - 1),
+                                style={"button_width": "auto"})  # fmt: skip
         out = w.Output()
 
         def draw(*_):
@@ -199,12 +241,7 @@ class Explorer:
                 out.clear_output(wait=True)
                 if self._result is None:
                     return
-                r = self._result
-                print(f"{r['word']!r} (token {r['index']}), proxy sense: {r['sense']}")
-                if len(r["neighbours"]):
-                    display(r["neighbours"].set_index("rank"))
-                display(contexts_by_layer(r, layer.value))
-                display(similarity_figure(r["tokens"], r["similarity"], [layer.value], highlight=r["index"]))
+                _show(self._result, [layer.value], display, header=False)
 
         def recompute(*_):
             with out:
@@ -243,7 +280,8 @@ class Explorer:
         layer.observe(draw, "value")
         if sentence:
             retokenize()
-        return w.VBox([text, w.HBox([choice, layer]), out])
+        controls = w.HBox([choice, layer], layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        return w.VBox([text, controls, out])
 
 
 def show(explorer: Explorer, sentence: str | Sequence[str], word: int | str, layers: Sequence[int] | None = None):

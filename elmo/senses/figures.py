@@ -2,6 +2,9 @@
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from collections import Counter
 from typing import Sequence
 
@@ -10,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from tqdm.auto import tqdm
 
 from elmo.core.figures import PALETTE
 from elmo.senses.bank import ContextBank
@@ -18,16 +22,44 @@ from elmo.senses.occurrences import HOMOGRAPHS, UNLABELLED
 from elmo.senses.pos import POS_GROUPS
 
 
-def umap_2d(vectors: np.ndarray, seed: int = 0, n_neighbors: int = 15, metric: str = "cosine") -> np.ndarray | None:
+def umap_2d(vectors: np.ndarray, seed: int = 0, n_neighbors: int = 15, metric: str = "cosine",
+            progress: str | None = None) -> np.ndarray | None:
     """A 2-d UMAP of (n, D) vectors, (n, 2); None when it is meaningless: fewer than 4 points, or
-    all points identical (layer 0, where every occurrence of a token has one vector)."""
+    all points identical (layer 0, where every occurrence of a token has one vector).
+    progress : a label for UMAP's own bar over its optimisation epochs (None: no bar)."""
     if len(vectors) < 4 or np.allclose(vectors, vectors[:1], atol=1e-5):
         return None
     import umap  # slow to import (numba): only when a projection is asked for
 
     reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(vectors) - 1), n_components=2, metric=metric,
-                        random_state=seed, init="random" if len(vectors) < 10 else "spectral")  # fmt: skip
-    return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))
+                        random_state=seed, init="random" if len(vectors) < 10 else "spectral",
+                        verbose=progress is not None, tqdm_kwds={"desc": progress or "UMAP"})  # fmt: skip
+    # A fixed seed makes UMAP single-threaded, which it says every time; verbose=True, needed for
+    # its bar, also prints its steps to stdout: both dropped, the bar (stderr/widget) kept.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.filterwarnings("ignore", message=r"n_jobs value .* overridden to 1 by setting random_state")
+        return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))
+
+
+def umap_panels(bank: "ContextBank", words: Sequence[str], seed: int = 0):
+    """UMAPs of each word's occurrences in every layer, with one bar over the projections.
+
+    # Returns
+    (panels, senses, sources): {word: [(n, 2) or None per layer]}, {word: proxy sense per
+    occurrence}, {word: source per occurrence}, as `occurrences_umap_figure` takes them.
+    """
+    panels, panel_senses, panel_sources = {}, {}, {}
+    with tqdm(total=len(words) * bank.n_layers, desc="UMAP", unit="map") as bar:
+        for w in words:
+            rows = bank.rows(w)
+            panels[w] = []
+            for j in range(bank.n_layers):
+                bar.set_postfix_str(f"{w}, layer {j}")
+                panels[w].append(umap_2d(bank.vectors[j, rows], seed=seed))
+                bar.update(1)
+            panel_senses[w] = [bank.sense(int(r)) for r in rows]
+            panel_sources[w] = [bank.sources[bank.locate(int(r))[0]] for r in rows]
+    return panels, panel_senses, panel_sources
 
 
 def _colours(labels: Sequence[str]) -> dict[str, str]:

@@ -9,19 +9,26 @@ threads wait on each other). `run_jobs` therefore spreads independent jobs over
 Every job seeds itself (`elmo.ynat.train.train_and_evaluate`), so its result does not depend on which
 worker ran it or in what order; results come back in the order of the jobs. The layer cache is
 memory-mapped again in each worker from its directory, never copied through a pipe.
+
+Progress: each training reports its finished epochs (a Lightning callback) through a queue from
+the worker to this process, where one bar over the whole grid counts epochs and finished runs
+(`GridProgress`), so a notebook cell shows live progress although the training is elsewhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
+import queue as queue_module
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import pytorch_lightning as pl
 import torch
+from tqdm.auto import tqdm
 
 from elmo.core.config import Config
 from elmo.embed.layer_cache import LayerCache
@@ -48,15 +55,27 @@ def run_jobs(
     out_dir: Path | None = None,
     logger: bool = True,
     workers: int | None = None,
+    progress: bool = True,
 ) -> list[dict]:
     """`train_and_evaluate` for every job -> results in job order, with "wall_seconds" and "n_fit".
 
     workers : processes to use (default `cfg.finetune.workers`); 1 runs everything here, in
         this process, which is also what happens for a single job.
+    progress : one live bar over all jobs' epochs (`GridProgress`), fed from the workers.
     """
     workers = cfg.finetune.workers if workers is None else workers
-    if workers <= 1 or len(jobs) <= 1:
-        return [run_job(cfg, data, job, out_dir, logger) for job in jobs]
+    bar = GridProgress([max_epochs(cfg, job) for job in jobs], disable=not progress)
+    with bar:
+        if workers <= 1 or len(jobs) <= 1:
+            results = []
+            for i, job in enumerate(jobs):
+                results.append(run_job(cfg, data, job, out_dir, logger, EpochReporter(i, bar.epoch)))
+                bar.done(i)
+            return results
+        return _run_in_pool(cfg, data, jobs, out_dir, logger, workers, bar)
+
+
+def _run_in_pool(cfg, data, jobs, out_dir, logger, workers, bar: "GridProgress") -> list[dict]:
     # A LayerCache travels as its directory (reopened as a memory map); any other cache object
     # (e.g. a test's in-memory one) travels pickled.
     directory = getattr(data.cache, "directory", None)
@@ -64,9 +83,74 @@ def run_jobs(
     threads = max(1, torch.get_num_threads() // workers)
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can deadlock.
     ctx = mp.get_context("spawn")
-    init = (dataclasses.replace(data, cache=None), cache, threads)
+    epochs = ctx.Queue()  # (job index) per finished epoch, from the workers' EpochReporter
+    init = (dataclasses.replace(data, cache=None), cache, threads, epochs)
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
-        return list(pool.map(_run_in_worker, [(cfg, job, out_dir, logger) for job in jobs]))
+        futures = {pool.submit(_run_in_worker, (cfg, job, out_dir, logger, i)): i for i, job in enumerate(jobs)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            _drain(epochs, bar)
+            for f in finished:
+                f.result()  # a failed job raises here, at once
+                bar.done(futures[f])
+        _drain(epochs, bar)
+        return [f.result() for f in sorted(futures, key=futures.get)]
+
+
+def _drain(epochs, bar: "GridProgress") -> None:
+    while True:
+        try:
+            bar.epoch(epochs.get_nowait())
+        except queue_module.Empty:
+            return
+
+
+def max_epochs(cfg: Config, job: Job) -> int:
+    return int(dict(job.trainer).get("max_epochs", cfg.finetune.max_epochs))
+
+
+class GridProgress:
+    """One tqdm bar over the epochs of many runs, "runs done k/N" as its postfix.
+
+    totals : each job's max_epochs. A job that stops early (early stopping) jumps to its total
+    when it finishes, so the bar ends full. Works as a context manager.
+    """
+
+    def __init__(self, totals: Sequence[int], disable: bool = False):
+        self.totals, self.seen, self.finished = list(totals), [0] * len(totals), 0
+        self.bar = tqdm(total=sum(self.totals), desc="task models", unit="epoch", disable=disable)
+        self._postfix()
+
+    def epoch(self, job: int) -> None:
+        if self.seen[job] < self.totals[job]:
+            self.seen[job] += 1
+            self.bar.update(1)
+
+    def done(self, job: int) -> None:
+        self.bar.update(self.totals[job] - self.seen[job])
+        self.seen[job] = self.totals[job]
+        self.finished += 1
+        self._postfix()
+
+    def _postfix(self) -> None:
+        self.bar.set_postfix_str(f"runs done {self.finished}/{len(self.totals)}", refresh=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+
+class EpochReporter(pl.Callback):
+    """Calls `report(job)` after every training epoch (in a worker: puts it on the queue)."""
+
+    def __init__(self, job: int, report):
+        self.job, self.report = job, report
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.report(self.job)
 
 
 def run_grid(
@@ -93,27 +177,34 @@ def run_grid(
     return results
 
 
-def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool) -> dict:
+def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,
+            reporter: pl.Callback | None = None) -> dict:
     """One job in this process; "wall_seconds" covers build, training, selection and dev scoring,
-    "n_fit" counts the rows trained on."""
+    "n_fit" counts the rows trained on. `reporter`: an extra callback (progress)."""
     if job.fit is not None:
         data = dataclasses.replace(data, fit=list(job.fit))
+    overrides = dict(job.trainer)
+    if reporter is not None:
+        overrides["callbacks"] = [*overrides.get("callbacks", []), reporter]
     t0 = time.perf_counter()
-    result = train_and_evaluate(cfg, data, job.seed, job.variant, out_dir, logger, **dict(job.trainer))
+    result = train_and_evaluate(cfg, data, job.seed, job.variant, out_dir, logger, **overrides)
     return {**result, "wall_seconds": time.perf_counter() - t0, "n_fit": len(data.fit)}
 
 
 _WORKER_DATA: YnatData | None = None
+_WORKER_EPOCHS = None  # the queue of finished epochs back to the parent
 
 
-def _init_worker(data: YnatData, cache, threads: int) -> None:
-    global _WORKER_DATA
+def _init_worker(data: YnatData, cache, threads: int, epochs=None) -> None:
+    global _WORKER_DATA, _WORKER_EPOCHS
 
     torch.set_num_threads(threads)
     _WORKER_DATA = data.with_cache(LayerCache(cache) if isinstance(cache, str) else cache)
+    _WORKER_EPOCHS = epochs
 
 
 def _run_in_worker(args: tuple) -> dict:
-    cfg, job, out_dir, logger = args
+    cfg, job, out_dir, logger, index = args
     assert _WORKER_DATA is not None, "worker used before _init_worker"
-    return run_job(cfg, _WORKER_DATA, job, out_dir, logger)
+    reporter = EpochReporter(index, _WORKER_EPOCHS.put) if _WORKER_EPOCHS is not None else None
+    return run_job(cfg, _WORKER_DATA, job, out_dir, logger, reporter)

@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from elmo.core.config import Config, TaskVariant
-from elmo.core.runs import run_dir, seed_everything, write_run_info
+from elmo.core.runs import quiet_lightning, run_dir, seed_everything, write_run_info
 from elmo.core.tracking import mlflow_logger
 from elmo.ynat.data import MONITOR, YnatData
 from elmo.ynat.metrics import mean_std, scores
@@ -68,6 +68,7 @@ def best_checkpoint(run_root: Path, result: dict) -> Path:
 
 def make_trainer(cfg: Config, run: Path, loggers, **overrides) -> pl.Trainer:
     """Up to max_epochs; early stopping and the kept checkpoint both follow the holdout F1."""
+    quiet_lightning()
     shutil.rmtree(run / CHECKPOINTS, ignore_errors=True)  # a rerun must not select a stale best
     callbacks = [
         ModelCheckpoint(dirpath=run / CHECKPOINTS, filename=BEST, monitor=MONITOR, mode="max", save_top_k=1),

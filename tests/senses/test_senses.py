@@ -21,7 +21,7 @@ from elmo.senses.bank import (
     nearest_contexts,
     unit,
 )
-from elmo.senses.explorer import Explorer, explore, interactive_frontend, render, show, similarity_figure
+from elmo.senses.explorer import Explorer, explore, interactive_frontend, notes, render, show, similarity_figure
 from elmo.senses.figures import geometry_figure, occurrences_umap_figure, umap_2d
 from elmo.senses.geometry import (
     anisotropy,
@@ -243,6 +243,36 @@ def test_explore_from_text_with_a_tokenizer_and_an_oov_word(elmo, bank, static):
     out = explore("가 뷁 나", 1, elmo, bank, static, tokenizer=Tokenizer(TokenizerSettings(tokenizer="eojeol")))
     assert out["word"] == "뷁" and len(out["contexts"]) == 0 and len(out["neighbours"]) == 0
     assert isinstance(similarity_figure(out["tokens"], out["similarity"], [1], highlight=1), Figure)
+
+
+def test_empty_results_are_explained_in_render_and_widget(elmo, bank, static, capsys):
+    out = explore("가 뷁 나", 1, elmo, bank, static, tokenizer=Tokenizer(TokenizerSettings(tokenizer="eojeol")))
+    said = notes(out, [0, 1, 2])
+    assert any("not in the GloVe vocabulary" in n for n in said)
+    assert any(f"occurs nowhere else in the bank of {len(bank)} sentences" in n for n in said)
+    render(out, display=lambda obj: None)
+    printed = capsys.readouterr().out
+    assert "not in the GloVe vocabulary" in printed and "nowhere else in the bank" in printed
+    assert "nearest contexts of" not in printed  # no empty, unlabelled table
+    ex = Explorer(elmo, bank, static, tokenizer=Tokenizer(TokenizerSettings(tokenizer="eojeol")))
+    ex.widget("가 뷁 나", "뷁")  # outside a kernel the widget's output area prints here
+    assert "not in the GloVe vocabulary" in capsys.readouterr().out
+
+
+def test_tables_are_labelled(elmo, bank, static, capsys):
+    render(explore(["나", "다", "마", "바", "사"], "다", elmo, bank, static, k=3), layers=[2], display=lambda obj: None)
+    printed = capsys.readouterr().out
+    assert "nearest GloVe words to '다'" in printed and "nearest contexts of '다' in the bank, layer 2" in printed
+
+
+def test_a_layer_whose_tokens_all_align_gets_one_line_of_explanation():
+    t = 4
+    similarity = np.stack([np.full((t, t), 0.2), np.full((t, t), 0.999), np.full((t, t), 0.9)])
+    result = {"word": "가", "tokens": list("가나다라"), "neighbours": pd.DataFrame({"rank": [1]}),
+              "contexts": pd.DataFrame({"layer": [1]}), "similarity": similarity, "bank_sentences": 9}
+    said = notes(result, [0, 1, 2])
+    assert len(said) == 1 and said[0].startswith("layer 1: the sentence's tokens have mean pairwise cosine") and "tiny" in said[0]
+    assert notes(result, [2]) == []
 
 
 @pytest.mark.parametrize("sentence, word, message", [

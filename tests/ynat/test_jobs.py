@@ -3,7 +3,8 @@
 import pytest
 from task_fixtures import make_data, tiny_cfg
 
-from elmo.ynat.jobs import Job, run_jobs
+import elmo.ynat.jobs
+from elmo.ynat.jobs import GridProgress, Job, run_jobs
 
 ELMO = {"elmo": True}
 
@@ -39,3 +40,33 @@ def test_command_line_pairs_parse_json_values():
         "lr": 0.006, "elmo": True, "placement": "input_output", "seeds": [0, 1]}
     with pytest.raises(SystemExit, match="key=value"):
         _pairs(["lr"])
+
+
+class RecordingProgress(GridProgress):
+    """The grid's bar, keeping every epoch each job reported (here: from the worker processes)."""
+
+    made: list = []
+
+    def __init__(self, totals, disable=False):
+        super().__init__(totals, disable=True)
+        self.reported = [0] * len(totals)
+        RecordingProgress.made.append(self)
+
+    def epoch(self, job):
+        self.reported[job] += 1
+        super().epoch(job)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_every_epoch_of_every_job(tmp_path, monkeypatch, workers):
+    monkeypatch.setattr(elmo.ynat.jobs, "GridProgress", RecordingProgress)
+    RecordingProgress.made.clear()
+    data = make_data(n_per_class=12, n_dev_per_class=4)
+    cfg = tiny_cfg(max_epochs=3)
+    jobs = [Job({}, 0), Job(ELMO, 1, trainer=(("max_epochs", 2),))]
+    results = run_jobs(cfg, data, jobs, tmp_path, logger=False, workers=workers)
+    bar = RecordingProgress.made[-1]
+    assert bar.totals == [3, 2]
+    assert bar.reported == [r["epochs"] for r in results] and all(n > 0 for n in bar.reported)
+    assert bar.finished == 2 and sum(bar.seen) == 5  # full at the end, early-stopped jobs included
