@@ -242,6 +242,12 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "probe": {"folds": 3, "max_sentences": 120, "min_class_count": 5},
     },
     "cpu": {},
+    # The paper's shape (char-CNN 2048 filters, LSTMP 4096/512 x 2, 10 epochs): 98.8 M parameters
+    # here with the adaptive softmax over 50k types. The full downloadable corpus (`make data`:
+    # 25 petition months + 700 Wikipedia files) is ~233 M morpheme tokens (estimated from the
+    # data README's counts, elmo.report.gpucheck.FULL_CORPUS_TOKENS), so 10 epochs are ~24 token
+    # passes per parameter (the paper: ~0.8 B words x 10 / 93.6 M, ~85). Fewer epochs or a
+    # smaller LSTM would undertrain less data less; more would overfit: measure on valid ppl.
     "gpu": {
         "data": {"max_vocab": 50000, "max_chars": 20},
         "model": {
