@@ -126,8 +126,10 @@ table = finetune.table()
 table
 
 # %%
-klue = {"KLUE-BERT-base (KLUE paper)": 85.73, "mBERT (KLUE paper)": 81.55}
-fig = results_figure(table, reference=klue, title=f"YNAT dev macro-F1 ({profile} profile)")
+# KLUE's numbers are on its hidden test set, ours on dev: the label says so.
+klue = {"KLUE-BERT-base (KLUE paper, test)": 85.73, "mBERT (KLUE paper, test)": 81.55}
+fig = results_figure(results, reference=klue, baseline="TF-IDF + LR", omit=["majority class"],
+                     title=f"YNAT dev macro-F1 ({profile} profile)")
 save_figure(fig, "03_results", cfg)
 fig
 
