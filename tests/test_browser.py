@@ -140,7 +140,7 @@ def test_notebook_opens_by_double_click_runs_and_explores(page):
     maps = notebook.locator(".js-plotly-plot")
     assert maps.count() >= 2, "the interactive maps did not render"
     maps.first.scroll_into_view_if_needed()
-    maps.first.locator(".updatemenu-button").first.wait_for()  # the word/layer menu
+    maps.first.locator(".updatemenu-header").first.wait_for()  # the word/layer menu
     maps.first.screenshot(path=SHOTS / "2b_map.png")
 
     # The explorer: a live widget (a kernel started by Jupyter Server sees a frontend).

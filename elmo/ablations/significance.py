@@ -85,7 +85,8 @@ def paired_figure(results: dict[str, list[dict]], pairs: dict[str, tuple[str, st
             c, label = paired(results[a], results[b], key), PAIR_LABELS.get(pair, pair).replace("−", "–")
             rows += [{"comparison": label, "seed": s, "diff": d} for s, d in zip(c["seeds"], c["diffs"])]
             p = "" if math.isnan(c["p"]) else f", p = {c['p']:.3f}"
-            notes[label] = (c["mean"], c["std"], f"{c['mean']:+.2f} ± {c['std']:.2f}{p}")
+            spread = f" ± {c['std']:.2f}" if c["n"] > 1 else f" ({c['n']} seed)"
+            notes[label] = (c["mean"], c["std"], f"{c['mean']:+.2f}{spread}{p}")
     if not rows:
         raise ValueError("no pair of variants to compare in these results")
     data, order = pd.DataFrame(rows), list(notes)

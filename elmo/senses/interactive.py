@@ -78,11 +78,12 @@ def occurrences_map(panels: dict[str, list[np.ndarray | None]], senses: dict[str
             views.append((f"{w} · {layer_name(j)}", range(first, len(fig.data))))
     buttons = [dict(label=label, method="update",
                     args=[{"visible": [i in idx for i in range(len(fig.data))]},
-                          {"title.text": f"{label}: occurrences by proxy sense (UMAP)"}])
+                          {"title.text": f"{label}: occurrences by proxy sense (UMAP; ▲ YNAT, ● petitions)"}])
                for label, idx in views]  # fmt: skip
     fig.update_layout(
-        title=dict(text=f"{views[0][0]}: occurrences by proxy sense (UMAP)" if views else "no projections"),
-        updatemenus=[dict(buttons=buttons, direction="down", x=0, xanchor="left", y=1.12, yanchor="top")],
+        title=dict(text=f"{views[0][0]}: occurrences by proxy sense (UMAP; ▲ YNAT, ● petitions)" if views
+                   else "no projections"),
+        updatemenus=[dict(buttons=buttons, direction="down", x=1.0, xanchor="right", y=1.16, yanchor="top")],
         legend=dict(title="proxy sense"), template="simple_white", height=560, width=820,
         xaxis=dict(showticklabels=False, title=""), yaxis=dict(showticklabels=False, title=""),
         margin=dict(t=90),
