@@ -52,7 +52,7 @@ from elmo.ablations.grid import (
       weights_heatmap_figure,
 )
 from elmo.ablations.results import AblationResults
-from elmo.ablations.significance import paired, paired_table
+from elmo.ablations.significance import paired, paired_figure, paired_table
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
 from elmo.core.figures import save_figure
@@ -98,7 +98,7 @@ print(f"grid: {len(results)} variants x {len(seeds)} seeds, {grid_seconds(result
 table
 
 # %%
-fig = ablation_figure(table, title=f"YNAT dev macro-F1: ablations ({profile} profile)")
+fig = ablation_figure(results, title=f"YNAT dev macro-F1: ablations ({profile} profile)")
 save_figure(fig, "04_ablations", cfg)
 fig
 
@@ -111,6 +111,11 @@ fig
 
 # %%
 paired_table(results)
+
+# %%
+fig = paired_figure(results, title=f"Paired differences in dev macro-F1, seed by seed ({profile} profile)")
+save_figure(fig, "04_paired", cfg)
+fig
 
 # %% [markdown]
 # ## The learned layer weights

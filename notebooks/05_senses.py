@@ -47,7 +47,7 @@ from IPython.display import display
 
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
-from elmo.core.figures import save_figure
+from elmo.core.figures import save_figure, save_html
 from elmo.core.runs import run_dir, seed_everything
 from elmo.data.corpus import load_corpus
 from elmo.data.text import Tokenizer
@@ -70,6 +70,7 @@ from elmo.senses.geometry import (
     static_anisotropy,
     word_self_similarity,
 )
+from elmo.senses.interactive import occurrence_hovers, occurrences_map, pos_map, projector_tsv
 from elmo.senses.occurrences import HOMOGRAPHS, merge_sentences, sentences_with
 from elmo.senses.pos import main_pos, petition_tag_counts, tag_table
 from elmo.senses.results import SensesResults
@@ -201,6 +202,17 @@ save_figure(fig, "05_homograph_umap", cfg, words=UMAP_WORDS, sense_proxy="elmo.s
 fig
 
 # %% [markdown]
+# The same maps to explore: hover a point for its context, source and proxy sense; drag to zoom
+# (double-click resets); the menu switches word and layer. Also saved as one standalone HTML
+# file beside the PNG (`05_homograph_umap.html`, opens in any browser offline).
+
+# %%
+hovers = {w: occurrence_hovers(bank, bank.rows(w)) for w in UMAP_WORDS}
+homograph_map = occurrences_map(panels, panel_senses, panel_sources, hovers)
+save_html(homograph_map, "05_homograph_umap", cfg)
+homograph_map
+
+# %% [markdown]
 # ## The static space by part of speech
 # The `glove_top` most frequent words of the GloVe vocabulary, coloured by the coarse group of
 # each word's most frequent kiwipiepy tag in the tagged sample ("unseen": not in the sample).
@@ -213,6 +225,20 @@ fig = pos_umap_figure(coords, top, groups, title=f"GloVe (petitions), top {len(t
 save_figure(fig, "05_glove_pos_umap", cfg, n_words=len(top), tag_petitions=sizes.tag_petitions)
 print(pd.Series(groups).value_counts().to_dict())
 fig
+
+# %%
+glove_map = pos_map(coords, top, groups, title=f"GloVe (petitions), top {len(top):,} words: hover for the word")
+save_html(glove_map, "05_glove_pos_umap", cfg)
+glove_map
+
+# %% [markdown]
+# **Your own exploration in the Embedding Projector.** The top layer's vectors of every
+# homograph occurrence, as the two TSV files that projector.tensorflow.org loads (Load →
+# vectors, then metadata): colour by sense or source, search a context, try its t-SNE/UMAP/PCA.
+
+# %%
+projector_files = projector_tsv(bank, bank.n_layers - 1, out / "projector", words=WORDS, name="homographs_top_layer")
+print("\n".join(str(p) for p in projector_files))
 
 # %% [markdown]
 # ## Anisotropy and self-similarity by layer (Ethayarajh 2019)

@@ -136,6 +136,13 @@ def test_notebook_opens_by_double_click_runs_and_explores(page):
     assert not errors, errors[0][:2000]
     assert all(_ran(t.strip()) for t in texts), f"cells not run: {texts}"
 
+    # The interactive UMAPs: plotly renders them through its shipped JupyterLab extension.
+    maps = notebook.locator(".js-plotly-plot")
+    assert maps.count() >= 2, "the interactive maps did not render"
+    maps.first.scroll_into_view_if_needed()
+    maps.first.locator(".updatemenu-header").first.wait_for()  # the word/layer menu
+    maps.first.screenshot(path=SHOTS / "2b_map.png")
+
     # The explorer: a live widget (a kernel started by Jupyter Server sees a frontend).
     widget = notebook.locator(".widget-vbox", has=page.locator(".widget-text")).first
     widget.scroll_into_view_if_needed()

@@ -118,12 +118,13 @@ def sample_efficiency_figure(df: pd.DataFrame, title: str = "YNAT dev macro-F1 v
     for label, part in df.groupby("model", sort=False):
         g = part.groupby("fraction")["macro_f1"]
         mean, std = g.mean(), g.std(ddof=1).fillna(0.0)
-        ax.errorbar(mean.index, mean.values, yerr=std.values, marker="o", capsize=3,
-                    label=EFFICIENCY_LABELS.get(label, label))
+        bar = ax.errorbar(mean.index, mean.values, yerr=std.values, marker="D", ms=4, capsize=3,
+                          label=EFFICIENCY_LABELS.get(label, label))  # fmt: skip
+        ax.scatter(part["fraction"], part["macro_f1"], s=12, color=bar[0].get_color(), alpha=0.45, linewidths=0)
     n_fit = df.drop_duplicates("fraction").set_index("fraction")["n_fit"]
     ax.set_xscale("log")
     ax.set_xticks(list(n_fit.index), [f"{f:g}\n({n:,})" for f, n in n_fit.items()])
-    ax.set(xlabel="fraction of the fit rows (labelled headlines)", ylabel="dev macro-F1 (mean ± std)")
+    ax.set(xlabel="fraction of the fit rows (labelled headlines)", ylabel="dev macro-F1 (dots: seeds; mean ± std)")
     ax.set_title(title)
     ax.legend(frameon=False)
     return fig

@@ -102,9 +102,11 @@ def ablation_table(results: dict[str, list[dict]]) -> pd.DataFrame:
     return results_table({grid_label(k): v for k, v in results.items()})
 
 
-def ablation_figure(table: pd.DataFrame, title: str = "YNAT dev macro-F1: ablations") -> Figure:
-    """Horizontal bars of dev macro-F1 with std error bars, one per variant."""
-    return results_figure(table, title=title)
+def ablation_figure(results: dict[str, list[dict]], title: str = "YNAT dev macro-F1: ablations") -> Figure:
+    """Each variant's seeds as dots with their mean ± std, on an axis framed on the runs; the
+    no-ELMo mean is the labelled reference line (`elmo.ynat.report.results_figure`)."""
+    labelled = {grid_label(k): v for k, v in results.items()}
+    return results_figure(labelled, baseline=grid_label(NO_ELMO) if NO_ELMO in results else None, title=title)
 
 
 def weights_heatmap_figure(results: dict[str, list[dict]], title: str = "Learned layer weights") -> Figure:

@@ -75,6 +75,15 @@ def save_figure(fig: Figure, name: str, cfg: Config, **extra) -> Path:
     return png
 
 
+def save_html(fig, name: str, cfg: Config) -> Path:
+    """Save an interactive plotly figure as one self-contained `<name>.html` beside `<name>.png`
+    (plotly.js embedded: it opens in a browser offline, with no server). A fixed div id keeps the
+    file identical when the figure is."""
+    path = figure_dir(cfg.profile) / f"{name}.html"
+    fig.write_html(path, include_plotlyjs=True, full_html=True, div_id=name, config={"scrollZoom": True})
+    return path
+
+
 def korean_font_path() -> Path:
     """The font file matplotlib uses for the default family."""
     family = plt.rcParams["font.family"]

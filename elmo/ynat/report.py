@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from elmo.data.readers import YNAT_LABELS
@@ -59,22 +60,74 @@ def per_class_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     ).round(1)
 
 
-def results_figure(table: pd.DataFrame, reference: dict[str, float] | None = None, title: str = "YNAT dev") -> Figure:
-    """Horizontal bars of macro-F1 with std error bars; optional reference lines (e.g. KLUE-BERT)."""
-    fig = Figure(figsize=(7.5, 0.5 * len(table) + 1.6))
+def seed_points(results: dict[str, Sequence[dict]], key: str = "macro_f1") -> pd.DataFrame:
+    """Every run as a row (model, seed, value): the long form the seed-point figures draw."""
+    rows = [{"model": name, "seed": r.get("seed"), key: float(r[key])} for name, runs in results.items() for r in runs]
+    return pd.DataFrame(rows, columns=["model", "seed", key])
+
+
+def framed_limits(values: Sequence[float], pad: float = 0.08) -> tuple[float, float]:
+    """Axis limits around `values` with `pad` of their span either side (at least 0.5 points):
+    an axis framed on the data, not on 0-100, so differences of a point or two are visible."""
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    margin = max(pad * (hi - lo), 0.5)
+    return lo - margin, hi + margin
+
+
+def reference_lines(ax, lines: dict[str, tuple[float, str, str]]) -> None:
+    """Vertical reference lines, each labelled with its name and value above the axes; labels
+    sit on their own tier (in order of value) so that close lines' labels never overlap.
+
+    lines : name -> (value, line style, colour). Call after the x limits are set.
+    """
+    lo, hi = ax.get_xlim()
+    for tier, (name, (value, style, colour)) in enumerate(sorted(lines.items(), key=lambda kv: kv[1][0])):
+        ax.axvline(value, color=colour, ls=style, lw=1.1, zorder=0)
+        where = (value - lo) / (hi - lo)
+        ha = "left" if where < 0.25 else "right" if where > 0.75 else "center"
+        ax.annotate(f"{name}: {value:.4g}", (value, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 3 + 11 * tier), textcoords="offset points", ha=ha, va="bottom", fontsize=7.5,
+                    color=colour, arrowprops=dict(arrowstyle="-", color=colour, lw=0.6, ls=style))  # fmt: skip
+
+
+def results_figure(results: dict[str, Sequence[dict]], reference: dict[str, float] | None = None,
+                   baseline: str | None = None, omit: Sequence[str] = (), title: str = "YNAT dev",
+                   key: str = "macro_f1", xlabel: str = "dev macro-F1 (full dev set)") -> Figure:
+    """One row per model: each run (seed) as a dot, their mean ± std as a black diamond and bar.
+
+    reference : external numbers drawn as labelled dotted lines (e.g. KLUE's, with their split).
+    baseline : a model of `results` (e.g. "TF-IDF + LR") drawn as a labelled dashed line at its mean.
+    omit : models left out of the plot (e.g. the majority class, far below the rest on real data), named in a note.
+    The axis is framed on the runs and lines shown (`framed_limits`), so small differences show.
+    """
+    shown = {k: v for k, v in results.items() if k not in omit}
+    data, order = seed_points(shown, key), list(shown)
+    fig = Figure(figsize=(8.2, 0.42 * len(order) + 1.9), constrained_layout=True)
     ax = fig.subplots()
-    y = np.arange(len(table))[::-1]
-    ax.barh(y, table["dev macro-F1"], xerr=table["± (std)"], color="#3b6ea8", alpha=0.85, capsize=3)
-    for yi, v, sd in zip(y, table["dev macro-F1"], table["± (std)"].fillna(0.0)):
-        # Past the error bar's cap, so the bar end, its whisker and the label never overlap.
-        ax.annotate(f"{v:.1f}", (v + sd, yi), xytext=(5, -4), textcoords="offset points", fontsize=9)
-    for i, (name, value) in enumerate((reference or {}).items()):
-        ax.axvline(value, color="#d1495b", ls="--" if i == 0 else ":", lw=1, label=f"{name} {value:.1f}")
-    ax.set_yticks(y, table.index)
-    lo = max(0.0, float(np.nanmin(table["dev macro-F1"])) - 15)
-    ax.set(xlim=(lo, 100), xlabel="macro-F1 (full dev set, mean ± std over seeds)", title=title)
-    if reference:  # below the axis: inside, it would sit on the bars that reach the lines
-        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(reference), fontsize=8)
+    sns.stripplot(data=data, x=key, y="model", order=order, ax=ax, color="#3b6ea8", size=5, jitter=0.15,
+                  alpha=0.75, zorder=2)  # fmt: skip
+    sns.pointplot(data=data, x=key, y="model", order=order, ax=ax, errorbar="sd", linestyle="none", markers="D",
+                  color="black", markersize=4, capsize=0.3, err_kws={"linewidth": 1.2}, zorder=3)  # fmt: skip
+    means = data.groupby("model", sort=False)[key].agg(["mean", "std", "count"])
+    for y, name in enumerate(order):
+        m = means.loc[name]
+        sd = 0.0 if m["count"] < 2 or np.isnan(m["std"]) else m["std"]
+        label = f"{m['mean']:.1f}" + (f" ± {sd:.1f}" if m["count"] > 1 else "")
+        ax.annotate(label, (m["mean"] + sd, y), xytext=(6, -3), textcoords="offset points", fontsize=8)
+    lines = {name: (float(v), ":", "#d1495b") for name, v in (reference or {}).items()}
+    if baseline is not None:
+        lines[baseline] = (float(means.loc[baseline, "mean"]), "--", "#555555")
+    lo, hi = framed_limits([*data[key], *(v for v, _, _ in lines.values())])
+    ax.set_xlim(lo, hi + 0.12 * (hi - lo))  # room for the value labels on the right
+    reference_lines(ax, lines)
+    ax.set(xlabel=f"{xlabel}: dots are seeds, ◆ mean ± std", ylabel="")
+    ax.set_title(title, pad=12 + 11 * len(lines))
+    ax.grid(axis="x", alpha=0.3)
+    ax.grid(axis="y", visible=False)
+    skipped = [f"{k} ({np.mean([r[key] for r in results[k]]):.1f})" for k in omit if k in results]
+    if skipped:
+        ax.text(0, -0.16, "not shown: " + ", ".join(skipped), transform=ax.transAxes, fontsize=7.5,
+                va="top", color="#555555")  # fmt: skip
     return fig
 
 

@@ -315,3 +315,53 @@ def test_sentences_with_and_merge_deduplicate():
     assert len(sentences_with(sents, ["배"], per_word=1)) == 1
     merged, sources = merge_sentences([("a", sents[:2]), ("b", sents), ("c", [[]])])
     assert merged == sents[:3] and sources == ["a", "a", "b"]
+
+
+# --------------------------------------------------------------------------- interactive maps
+
+
+def test_occurrence_map_hovers_show_context_source_and_sense(bank, tmp_path):
+    from elmo.core.config import get_config
+    from elmo.core.figures import save_html
+    from elmo.senses.interactive import occurrence_hovers, occurrences_map
+
+    rows = bank.rows("다")
+    rng = np.random.default_rng(0)
+    panels = {"다": [None, rng.normal(size=(len(rows), 2)), rng.normal(size=(len(rows), 2))]}
+    senses = {"다": [bank.sense(int(r)) for r in rows]}
+    sources = {"다": [bank.sources[bank.locate(int(r))[0]] for r in rows]}
+    hovers = {"다": occurrence_hovers(bank, rows)}
+    assert all("[다]" in h and "source: " in h and "proxy sense: " in h for h in hovers["다"])
+    assert [h.split("source: ")[1].split(" ·")[0] for h in hovers["다"]] == sources["다"]
+    fig = occurrences_map(panels, senses, sources, hovers)
+    menu = fig.layout.updatemenus[0].buttons
+    assert [b.label for b in menu] == ["다 · layer 2", "다 · layer 1"]  # layer 0 (None) has no view
+    shown = [t for t in fig.data if t.visible]
+    assert sum(len(t.x) for t in shown) == len(rows) and set(shown[0].text) <= set(hovers["다"])
+    for b in menu:  # each view shows its own traces only, every occurrence once
+        assert sum(len(t.x) for t, v in zip(fig.data, b.args[0]["visible"]) if v) == len(rows)
+    cfg = get_config("tiny")
+    path = save_html(fig, "test_interactive_map", cfg)
+    try:
+        text = path.read_text()
+        assert text.startswith("<!doctype html>") and "<script src=" not in text  # plotly.js inline: no server
+        assert len(text) > 3_000_000 and "proxy sense: " in text and "layer 1" in text
+        assert save_html(fig, "test_interactive_map", cfg).read_text() == text  # same figure, same file
+    finally:
+        path.unlink()
+
+
+def test_projector_export_writes_the_two_tsv_files(bank, tmp_path):
+    from elmo.senses.interactive import projector_tsv
+
+    vec_path, meta_path = projector_tsv(bank, 2, tmp_path, words=["다", "가"], name="toy")
+    vectors = np.loadtxt(vec_path, delimiter="\t")
+    n = len(bank.rows("다")) + len(bank.rows("가"))
+    assert vectors.shape == (n, bank.vectors.shape[2])
+    np.testing.assert_allclose(vectors[0], bank.vectors[2, bank.rows("다")[0]], atol=1e-5)
+    lines = meta_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "token\tsource\tsense\tcontext" and len(lines) == n + 1  # header + one row each
+    assert all(len(line.split("\t")) == 4 for line in lines)
+    assert [line.split("\t")[0] for line in lines[1:]] == ["다"] * len(bank.rows("다")) + ["가"] * len(bank.rows("가"))
+    all_rows, _ = projector_tsv(bank, 0, tmp_path)
+    assert np.loadtxt(all_rows, delimiter="\t").shape[0] == bank.vectors.shape[1]

@@ -18,3 +18,32 @@ def test_goal_table_by_hand():
     assert t.loc["model", "dev − base"] == -1.0 and t.loc["base", "dev − base"] == 0.0
     with pytest.raises(KeyError):
         goal_table(results, goal=85.0, baseline="missing")
+
+
+def test_results_figure_shows_every_seed_on_an_axis_framed_on_the_data():
+    from elmo.ynat.report import results_figure
+
+    runs = lambda *f1: [{"seed": s, "macro_f1": v} for s, v in enumerate(f1)]  # noqa: E731
+    results = {"majority": runs(2.4), "TF-IDF": runs(82.1), "no ELMo": runs(78.0, 78.5, 77.9), "ELMo": runs(80.1, 80.6, 79.9)}
+    fig = results_figure(results, reference={"KLUE-BERT (test)": 85.73}, baseline="TF-IDF", omit=["majority"])
+    ax = fig.axes[0]
+    dots = sum(len(c.get_offsets()) for c in ax.collections)
+    assert dots >= 7  # one dot per run shown (the means are drawn as separate markers)
+    lo, hi = ax.get_xlim()
+    assert 75 < lo < 77.9 and 85.73 < hi < 90  # framed on the runs and lines, not 0..100
+    texts = [t.get_text() for t in ax.texts]
+    assert any("KLUE-BERT (test): 85.73" in t for t in texts) and any(t.startswith("TF-IDF: 82.1") for t in texts)
+    assert any("majority (2.4)" in t for t in texts) and "78.1 ± 0.3" in texts
+
+
+def test_paired_figure_draws_each_seed_difference():
+    from elmo.ablations.significance import paired_figure
+
+    runs = lambda *f1: [{"seed": s, "macro_f1": v} for s, v in enumerate(f1)]  # noqa: E731
+    results = {"main": runs(58, 59, 57), "no_elmo": runs(56, 57, 56.5), "uniform": runs(57, 58, 57)}
+    ax = paired_figure(results).axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["learned s_j – uniform", "ELMo – no ELMo"]
+    assert any(t.get_text().startswith("+1.50 ± 0.87, p = ") for t in ax.texts)  # 2, 2, 0.5
+    lo, hi = ax.get_xlim()
+    assert lo < 0 < hi  # "no difference" is on the axis
