@@ -72,6 +72,12 @@ def pretrain_markdown(p: dict) -> str:
         b, n = p["biLM"][split], p["ngram3"][split]
         rows.append(f"| biLM (this repo) | {split} | {b['forward_ppl']:.1f} | {b['backward_ppl']:.1f} |")
         rows.append(f"| Kneser–Ney 3-gram, same tokens | {split} | {n['forward_ppl']:.1f} | {n['backward_ppl']:.1f} |")
+    for source, splits in p.get("ngram3_sources", {}).items() if "sources" in p["biLM"] else ():
+        for split, n in splits.items():
+            b = p["biLM"]["sources"].get(source, {}).get(split)
+            if b:
+                rows.append(f"| biLM (this repo) | {source} {split} | {b['forward_ppl']:.1f} | {b['backward_ppl']:.1f} |")
+            rows.append(f"| Kneser–Ney 3-gram, same tokens | {source} {split} | {n['forward_ppl']:.1f} | {n['backward_ppl']:.1f} |")
     minutes = p["biLM"]["train_seconds"] / 60
     rows.append("")
     rows.append(f"biLM: {p['parameters'] / 1e6:.1f} M parameters, vocabulary {p['vocab']:,}, "
