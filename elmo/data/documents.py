@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,12 +23,13 @@ from typing import Iterator
 
 from elmo.core.sources import CorpusSource
 from elmo.data.archive import check_data_file
-from elmo.data.download import data_root
-from elmo.data.readers import DataFormatError, MissingDataError, clean_text
+from elmo.data.download import MissingDataError, data_root
+from elmo.data.readers import DataFormatError, clean_text
 
 # A "line" this long is no sentence: kiwipiepy splits it anyway, but one document of tens of
 # megabytes holds the whole corpus in one task. Longer documents are cut at whitespace.
 MAX_DOC_CHARS = 200_000
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -252,3 +254,37 @@ def read_jsonl_docs(path: Path, source: CorpusSource) -> Iterator[Document]:
 
 READERS = {"petitions": read_petition_docs, "wikiextractor": read_wiki_docs, "text": read_text_docs,
            "jsonl": read_jsonl_docs}  # fmt: skip
+
+
+def sources_for_paths(paths: list[str | Path]) -> tuple[CorpusSource, ...]:
+    """Corpus sources for a user's files and folders (`python -m elmo.pretrain --text ...`).
+
+    Each argument becomes one source, named by its file or folder name (so perplexity is reported
+    per argument): `*.jsonl` files are read as JSON lines with a "text" field, everything else as
+    plain text with one document per blank-line-separated block. A folder contributes every file
+    under it, recursively and sorted, except hidden ones (`.git`, `.DS_Store`; how many is
+    logged); a folder of JSON lines and text becomes two sources, NAME and NAME-jsonl.
+    """
+    out: list[CorpusSource] = []
+    names: set[str] = set()
+    for arg in paths:
+        path = Path(arg).expanduser().resolve()
+        if not path.exists():
+            raise MissingDataError(f"no such file or folder: {arg}")
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        hidden = [p for p in files if any(part.startswith(".") for part in p.relative_to(path).parts)] if path.is_dir() else []
+        if hidden:
+            log.warning("%s: skipped %d hidden file(s), e.g. %s", arg, len(hidden), hidden[0])
+            files = [p for p in files if p not in set(hidden)]
+        if not files:
+            raise MissingDataError(f"{arg}: a folder without any (non-hidden) file")
+        base = path.stem if path.is_file() else path.name
+        groups = {"text": [f for f in files if f.suffix != ".jsonl"], "jsonl": [f for f in files if f.suffix == ".jsonl"]}
+        for reader, group in groups.items():
+            if not group:
+                continue
+            name = f"{base}-jsonl" if reader == "jsonl" and groups["text"] else base
+            name = next(n for n in (name, *(f"{name}-{i}" for i in range(2, len(out) + 3))) if n not in names)
+            names.add(name)
+            out.append(CorpusSource(name, reader, tuple(glob.escape(str(f)) for f in group)))
+    return tuple(out)
