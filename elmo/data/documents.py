@@ -143,7 +143,7 @@ def _cut(doc: Document, log: SourceLog) -> list[Document]:
 # ------------------------------------------------------------------------------------ readers
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line without its newline) of a UTF-8 text file; binary or non-UTF-8 content
     is an error naming the file and the line (decoding line by line, so the line is known)."""
     with open(path, "rb") as f:
@@ -164,7 +164,7 @@ def _digest(text: str) -> str:
 
 def read_petition_docs(path: Path, source: CorpusSource) -> Iterator[Document]:
     """Title and body of each petition; de-duplicated by body (re-posts keep the body, not the id)."""
-    for lineno, line in _lines(path):
+    for lineno, line in read_lines(path):
         if not line.strip():
             continue
         try:
@@ -193,7 +193,7 @@ def clean_wiki(text: str) -> str:
 def read_wiki_docs(path: Path, source: CorpusSource) -> Iterator[Document]:
     """Articles of a WikiExtractor file; the title line the extractor repeats is dropped."""
     head, body, start = None, [], 0
-    for lineno, line in _lines(path):
+    for lineno, line in read_lines(path):
         if head is None:
             if not line.strip():
                 continue
@@ -217,7 +217,7 @@ def read_wiki_docs(path: Path, source: CorpusSource) -> Iterator[Document]:
 def read_text_docs(path: Path, source: CorpusSource) -> Iterator[Document]:
     """Blocks of non-blank lines, each a document."""
     block, start = [], 0
-    for lineno, line in _lines(path):
+    for lineno, line in read_lines(path):
         if line.strip():
             if not block:
                 start = lineno
@@ -237,7 +237,7 @@ def _text_doc(lines: list[str], path: Path, start: int) -> Document:
 
 def read_jsonl_docs(path: Path, source: CorpusSource) -> Iterator[Document]:
     """The `text_field` of each JSON line (a line without it is an error; an empty one is dropped)."""
-    for lineno, line in _lines(path):
+    for lineno, line in read_lines(path):
         if not line.strip():
             continue
         try:
