@@ -59,6 +59,6 @@ WIKI_SHARE = 10_000_000
 CORPORA: dict[str, tuple[CorpusSource, ...]] = {
     "petitions": (PETITIONS,),
     "petitions+wiki": (PETITIONS, CorpusSource("wiki", "wikiextractor", WIKI_AA, max_chars=WIKI_SHARE)),
-    "tiny": (PETITIONS, CorpusSource("wiki", "wikiextractor", WIKI_AA, max_chars=60_000)),
+    "tiny": (PETITIONS, CorpusSource("wiki", "wikiextractor", WIKI_AA, max_chars=200_000)),  # 75 articles, 1 valid
     "everything": (ALL_PETITIONS, CorpusSource("wiki", "wikiextractor", WIKI_ALL)),
 }

@@ -13,7 +13,9 @@ class DataStats(StageResults):
     """petitions, petitions_unique, characters : the raw corpus. corpus_petitions, sentences,
     tokens : {split: count} of the tokenized corpus. ynat : {split: {"rows", "labels": {label:
     count}}}. oov : the out-of-vocabulary curve of `elmo.data.stats.oov_curve`. chars : size of
-    the character vocabulary."""
+    the character vocabulary. mix : one record per source of the corpus mix 01 shows
+    (`elmo.data.stats.corpus_table`). coverage : {evaluation set: {vocabulary source: % of its
+    tokens covered}} (`coverage_by_source`)."""
 
     FILE: ClassVar[str] = "data_stats.json"
 
@@ -26,3 +28,5 @@ class DataStats(StageResults):
     ynat: dict[str, dict] = field(default_factory=dict)
     oov: dict = field(default_factory=dict)
     chars: int = 0
+    mix: list[dict] = field(default_factory=list)
+    coverage: dict = field(default_factory=dict)

@@ -75,3 +75,17 @@ def test_petitions_corpus_is_the_one_it_always_was(data_root, tmp_path):
             want[split_of(p.idx)].extend(C.split_long(sent, cfg.max_tokens))
     assert {s: corpus.split(s) for s in C.SPLITS} == want
     assert corpus.sources == ["petitions"] and sum(corpus.petitions.values()) == len(petitions)
+
+
+def test_corpus_table_and_coverage_by_source(tmp_path):
+    from elmo.data.stats import corpus_table, coverage_by_source
+
+    sources = write_sources(tmp_path)
+    corpus = C.load_corpus(data_cfg(sources), cache_dir=tmp_path / "cache", progress=False)
+    table = corpus_table(corpus)
+    assert list(table.index) == ["a", "b"] and table.loc["a", "documents"] == 80
+    assert table.loc["a", "train docs"] + table.loc["a", "valid docs"] + table.loc["a", "test docs"] == 80
+    cov = coverage_by_source(corpus, {"probe": [["가", "나", "다"]]}, top=1)
+    # The single most frequent train token of a is "가", of b "나"; of both together, a tie broken by count.
+    assert cov.loc["a", "probe"] == cov.loc["b", "probe"] == round(100 / 3, 1)
+    assert list(cov.index) == ["a", "b", "all"]
