@@ -28,10 +28,10 @@ test: venv
 	$(PY) -m pytest -q
 
 data: venv
-	$(PY) -m elmo.download --root "$(ELMO_DATA)"
+	$(PY) -m elmo.download --full --root "$(ELMO_DATA)"
 
 reproduce: venv
-	@test -f "$(ELMO_DATA)/SHA256SUMS" || $(MAKE) data
+	@test -f "$(ELMO_DATA)/SHA256SUMS" || $(PY) -m elmo.download --root "$(ELMO_DATA)"
 	$(PY) -m elmo.notebooks --profile $(PROFILE)
 
 # JupyterLab with the repo's default settings (lab/settings/overrides.json: a double-click opens a

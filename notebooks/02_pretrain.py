@@ -13,7 +13,7 @@
 # ---
 
 # %% [markdown]
-# # 02 · Pretraining the biLM on petitions
+# # 02 · Pretraining the biLM on petitions (and whatever else the profile's corpus holds)
 #
 # The biLM of Peters et al. (2018): a character-CNN token encoder (highway layers, linear
 # projection), **separate** forward and backward stacks of LSTMs with projections (`nn.LSTM(proj_size=…)`)
@@ -33,12 +33,15 @@ profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile`
 import json
 
 from elmo.bilm.evaluate import (
+      held_out_sets,
       learning_curve_figure,
       nearest_neighbours,
-      ngram_reference,
+      ngram_by_source,
       perplexity_figure,
       perplexity_table,
       read_metrics,
+      source_perplexity_figure,
+      source_perplexity_table,
 )
 from elmo.bilm.model import BiLM
 from elmo.bilm.results import PretrainResults
@@ -75,17 +78,34 @@ fig
 # Perplexity per predicted token, pads excluded: the forward LM predicts every token and `<eos>`,
 # the backward LM every token and `<bos>`. Tokens outside the vocabulary are `<unk>` targets
 # for both models. The reference is an interpolated modified Kneser–Ney trigram fitted on the
-# same training sentences, with the same vocabulary and the same predicted tokens.
+# same training sentences, with the same vocabulary and the same predicted tokens. One fit
+# scores the pooled held-out sentences ("all") and each source's own.
 
 # %%
 corpus = load_corpus(cfg.data, progress=False)
-ngram = ngram_reference(corpus.train, {"valid": corpus.valid, "test": corpus.test}, bilm.encoder, order=3)
+ngram_sources = ngram_by_source(corpus.train, {"all": {"valid": corpus.valid, "test": corpus.test}, **held_out_sets(corpus)},
+                                bilm.encoder, order=3)
+ngram = ngram_sources.pop("all")
 table = perplexity_table(results, ngram, order=3)
 table
 
 # %%
 fig = perplexity_figure(table)
 save_figure(fig, "02_perplexity", cfg)
+fig
+
+# %% [markdown]
+# ## Per source
+# The same two models on each source's own held-out documents (for the `cpu` default only the
+# petitions; with a Wikipedia share, its valid and test articles too).
+
+# %%
+source_table = source_perplexity_table(results, ngram_sources, order=3)
+fig = source_perplexity_figure(source_table)
+save_figure(fig, "02_perplexity_by_source", cfg)
+source_table
+
+# %%
 fig
 
 # %% [markdown]
@@ -100,6 +120,7 @@ neighbours
 
 # %%
 summary = PretrainResults(biLM=results, ngram3=ngram, parameters=sum(p.numel() for p in bilm.parameters()),
-                          vocab=len(bilm.encoder.tokens), chars=len(bilm.encoder.chars))
+                          vocab=len(bilm.encoder.tokens), chars=len(bilm.encoder.chars),
+                          ngram3_sources=ngram_sources, corpus=corpus.documents)
 summary.write(run_dir(profile))
 print(json.dumps({k: summary.biLM[k] for k in ("valid", "test")}, indent=1))

@@ -92,7 +92,8 @@ elmo = Elmo(artifact).eval()
 corpus = load_corpus(cfg.data)
 ynat = YnatData.load(cfg)
 static = glove_vectors(cfg, corpus=corpus)  # GloVe on the same petitions train tokens
-petitions = corpus.train + corpus.valid + corpus.test
+petitions = [sent for split in ("train", "valid", "test") for sent in corpus.split(split, "petitions")]
+held_out = corpus.split("valid", "petitions")  # petitions only, whatever else the corpus holds
 print(f"{len(petitions):,} petition sentences, {len(ynat.tokens):,} YNAT headlines, GloVe vocabulary {len(static):,}")
 
 # %% [markdown]
@@ -123,8 +124,8 @@ token_table
 
 # %%
 rng = np.random.default_rng(SEED)
-n_sample = min(sizes.random_sentences, len(corpus.valid))
-sample = [corpus.valid[i] for i in np.sort(rng.choice(len(corpus.valid), n_sample, replace=False))]
+n_sample = min(sizes.random_sentences, len(held_out))
+sample = [held_out[i] for i in np.sort(rng.choice(len(held_out), n_sample, replace=False))]
 sentences, sources = merge_sentences([
     ("petitions (sample)", sample),
     ("petitions", sentences_with(petitions, WORDS, sizes.per_word, SEED)),

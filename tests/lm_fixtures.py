@@ -39,7 +39,7 @@ def synthetic_corpus(n_train=96, n_eval=16, seed=0) -> Corpus:
         train=[sent() for _ in range(n_train)],
         valid=[sent() for _ in range(n_eval)],
         test=[sent() for _ in range(n_eval)],
-        petitions={"train": n_train, "valid": n_eval, "test": n_eval},
+        documents={"petitions": {"train": n_train, "valid": n_eval, "test": n_eval}},
     )
 
 

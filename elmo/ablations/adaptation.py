@@ -94,7 +94,7 @@ def _titles_datamodule(
     n_valid = min(len(sents) - 1, max(1, int(round(valid_fraction * len(sents)))))
     valid = [sents[i] for i in sorted(order[:n_valid])]
     train = [sents[i] for i in sorted(order[n_valid:])]
-    corpus = Corpus(train=train, valid=valid, test=valid, petitions={})
+    corpus = Corpus(train=train, valid=valid, test=valid)
     dm = PetitionsLM(cfg, corpus=corpus)
     dm.encoder = encoder
     dm.datasets = {s: EncodedSentences(corpus.split(s), encoder) for s in ("train", "valid", "test")}

@@ -118,3 +118,50 @@ def nearest_neighbours(model: BiLM, queries: Sequence[str], k: int = 6, pool: in
         order = [j for j in sims[i].argsort(descending=True).tolist() if cands[j] != word][:k]
         rows[word] = [f"{cands[j]} ({sims[i, j]:.2f})" for j in order]
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"#{j + 1}" for j in range(k)])
+
+
+def held_out_sets(corpus) -> dict[str, dict[str, list]]:
+    """{source: {split: sentences}} of each non-empty valid/test split, per source of `corpus`."""
+    return {src: {s: corpus.split(s, src) for s in ("valid", "test") if corpus.split(s, src)} for src in corpus.sources}
+
+
+def ngram_by_source(train: Sequence[Sequence[str]], sets: dict[str, dict[str, list]], encoder: TextEncoder,
+                    order: int = 3) -> dict[str, dict[str, dict[str, float]]]:  # fmt: skip
+    """Kneser-Ney perplexities per direction on each source's held-out splits, fitted once on the
+    pooled training sentences (as the biLM is): {source: {split: {forward_ppl, backward_ppl}}}."""
+    flat = {(src, s): sents for src, splits in sets.items() for s, sents in splits.items()}
+    scored = ngram_reference(train, flat, encoder, order)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (src, s), ppl in scored.items():
+        out.setdefault(src, {})[s] = ppl
+    return out
+
+
+def source_perplexity_table(bilm: dict, ngram: dict, order: int) -> pd.DataFrame:
+    """Rows: source x split x model; columns: forward, backward, mean. `bilm` is the artifact's
+    record (its "sources" part), `ngram` what `ngram_by_source` returns."""
+    rows = []
+    for src, splits in ngram.items():
+        for split, n in splits.items():
+            b = bilm.get("sources", {}).get(src, {}).get(split) or (bilm[split] if len(ngram) == 1 else None)
+            if b is not None:
+                rows.append({"source": src, "split": split, "model": "biLM (char-CNN + LSTMP)", **_pick(b)})
+            rows.append({"source": src, "split": split, "model": f"Kneser-Ney {order}-gram", **_pick(n)})
+    return pd.DataFrame(rows).set_index(["source", "split", "model"]).round(1)
+
+
+def source_perplexity_figure(table: pd.DataFrame) -> Figure:
+    """Test perplexity per source, biLM beside the n-gram, forward and backward."""
+    test = table.xs("test", level="split")
+    fig = Figure(figsize=(3.2 + 2.4 * len(test.index.unique("source")), 3.6))
+    ax = fig.subplots()
+    labels = [f"{src}\n{model.split(' (')[0]}" for src, model in test.index]
+    x = np.arange(len(labels))
+    for i, col in enumerate(("forward", "backward")):
+        ax.bar(x + (i - 0.5) * 0.38, test[col], 0.38, label=col)
+        for xi, v in zip(x, test[col]):
+            ax.annotate(f"{v:.0f}", (xi + (i - 0.5) * 0.38, v), ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(x, labels)
+    ax.set(ylabel="test perplexity (per token)", title="Held-out text by source: biLM vs n-gram")
+    ax.legend(frameon=False)
+    return fig

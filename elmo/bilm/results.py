@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from elmo.core.results import StageResults
@@ -11,8 +11,10 @@ from elmo.core.results import StageResults
 @dataclass
 class PretrainResults(StageResults):
     """biLM : the artifact's record (valid/test perplexities per direction, epochs, steps,
-    train_seconds). ngram3 : the Kneser–Ney 3-gram on the same tokens ({split: {forward_ppl,
-    backward_ppl}}). parameters, vocab, chars : sizes of the biLM and its vocabularies."""
+    train_seconds; with several sources, "sources": {source: {split: ...}}). ngram3 : the
+    Kneser–Ney 3-gram on the same tokens ({split: {forward_ppl, backward_ppl}}). ngram3_sources :
+    the same per source ({source: {split: ...}}). parameters, vocab, chars : sizes of the biLM
+    and its vocabularies. corpus : {source: {split: documents}} of the corpus it read."""
 
     FILE: ClassVar[str] = "pretrain_results.json"
 
@@ -21,3 +23,5 @@ class PretrainResults(StageResults):
     parameters: int
     vocab: int
     chars: int
+    ngram3_sources: dict = field(default_factory=dict)
+    corpus: dict = field(default_factory=dict)

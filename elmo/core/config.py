@@ -13,6 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from elmo.core.sources import CORPORA, CorpusSource
+
 PROFILES = ("tiny", "cpu", "gpu")
 
 
@@ -27,6 +29,9 @@ class DataConfig:
     min_freq: int = 2  # a token enters the vocabulary when seen at least this often in train
     max_vocab: int = 20000  # the most frequent tokens kept (specials not counted)
     max_petitions: int | None = None  # a subset of the corpus (tiny), None for all of it
+    # What the biLM reads (elmo/core/sources.py); cpu: the six petition months only, until the
+    # measurement of `python -m elmo.corpus_mix` says a Wikipedia share earns its minutes.
+    sources: tuple[CorpusSource, ...] = CORPORA["petitions"]
     split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05)  # train/valid/test, by petition
     split_seed: int = 0
 
@@ -216,7 +221,7 @@ class Config:
 
 _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
-        "data": {"max_petitions": 60, "max_vocab": 2000, "max_tokens": 32},
+        "data": {"max_petitions": 60, "max_vocab": 2000, "max_tokens": 32, "sources": CORPORA["tiny"]},
         "model": {
             "filters": ((1, 8), (2, 8), (3, 16)),
             "proj_dim": 32,
@@ -249,7 +254,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     # passes per parameter (the paper: ~0.8 B words x 10 / 93.6 M, ~85). Fewer epochs or a
     # smaller LSTM would undertrain less data less; more would overfit: measure on valid ppl.
     "gpu": {
-        "data": {"max_vocab": 50000, "max_chars": 20},
+        "data": {"max_vocab": 50000, "max_chars": 20, "sources": CORPORA["everything"]},
         "model": {
             "filters": ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256), (6, 512), (7, 1024)),
             "proj_dim": 512,
@@ -305,19 +310,28 @@ def _build(cls: type, d: dict[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
     kwargs = {}
-    defaults = cls()
     for name, value in d.items():
-        default = getattr(defaults, name)
+        default = _default(names[name])
         if dataclasses.is_dataclass(default):
             kwargs[name] = value if isinstance(value, type(default)) else _build(type(default), value)
         elif isinstance(default, dict) and default and all(dataclasses.is_dataclass(v) for v in default.values()):
             kind = type(next(iter(default.values())))  # e.g. FinetuneConfig.models: key -> TaskVariant
             kwargs[name] = {k: v if isinstance(v, kind) else _build(kind, v) for k, v in value.items()}
+        elif isinstance(default, tuple) and default and dataclasses.is_dataclass(default[0]):
+            kind = type(default[0])  # e.g. DataConfig.sources: a tuple of CorpusSource
+            kwargs[name] = tuple(v if isinstance(v, kind) else _build(kind, v) for v in value)
         elif isinstance(default, tuple) and value is not None:
             kwargs[name] = _as_tuple(value)
         else:
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """A field's default (None for a required one, e.g. CorpusSource.name)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
 
 
 def _as_tuple(value: Any) -> Any:

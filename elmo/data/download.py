@@ -11,7 +11,8 @@ The data root has the layout of `shared/data` (see its README for sources and li
 sources in `MANIFEST` and writes a SHA256SUMS so that `verify` works on it too. Every source is
 pinned to a commit and to a digest, so a download is either byte-identical or an error.
 
-CLI: ``python -m elmo.download [--root DIR] [--base-url URL]``.
+CLI: ``python -m elmo.download [--full] [--root DIR] [--base-url URL]``; `--full` (what `make
+data` runs) adds every petitions month and every Wikipedia file of `elmo.data.archive`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Source:
     sha256: str | None = None
     git_blob: str | None = None
     alternatives: tuple[str, ...] = ()
+    size: int | None = None  # bytes, where the manifest knows them (for the progress bar)
 
     def url_for(self, base_url: str | None = None) -> str:
         """The pinned URL, or `base_url/path` when a mirror (or a test server) is given."""
@@ -263,14 +265,18 @@ def _expected_for(rel: str, sums: dict[str, str]) -> tuple[str, str]:
     raise DataError(f"no checksum known for {rel}: it is neither in {SUMS_NAME} nor in MANIFEST")
 
 
-def is_complete(root: Path) -> bool:
-    """True if root verifies and covers every MANIFEST entry (or one of its alternatives)."""
+def is_complete(root: Path, sources: list[Source] | None = None) -> bool:
+    """True if root verifies and every entry of `sources` (default MANIFEST), or an alternative
+    listed in SHA256SUMS, is present with its expected digest."""
     try:
-        sums = read_sums(root)
         verify(root)
     except (DataError, ValueError):
         return False
-    return all(any(p in sums for p in (s.path, *s.alternatives)) for s in MANIFEST)
+    cache = _load_cache(Path(root))
+    try:
+        return all(_is_valid(Path(root), s, cache) for s in (MANIFEST if sources is None else sources))
+    finally:
+        _save_cache(Path(root), cache)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -343,41 +349,67 @@ def _install(tmp: Path, src: Source, dest: Path, url: str) -> None:
     algo, want = src.expected()
     got = _HASHERS[algo](tmp)
     if got != want:
+        size = tmp.stat().st_size
         tmp.unlink(missing_ok=True)
-        raise ChecksumError(f"downloaded {src.path} from {url} has {algo} {got}, expected {want}; "
+        short = f" ({size:,} bytes of the expected {src.size:,}: truncated)" if src.size and size < src.size else ""
+        raise ChecksumError(f"downloaded {src.path} from {url} has {algo} {got}, expected {want}{short}; "
                             "nothing was written. The source changed or the transfer was altered.")
     os.replace(tmp, dest)
 
 
-def _write_sums(root: Path, cache: dict) -> None:
-    """Merge the sha256 of every present MANIFEST file into root/SHA256SUMS."""
+def _write_sums(root: Path, cache: dict, sources: list[Source]) -> None:
+    """Merge the sha256 of every present file of `sources` into root/SHA256SUMS."""
     try:
         sums = read_sums(root)
     except MissingDataError:
         sums = {}
-    for src in MANIFEST:
+    for src in sources:
         if (root / src.path).is_file():
             sums[src.path] = _digest(root, src.path, "sha256", cache)
     lines = [f"{digest}  {name}\n" for name, digest in sorted(sums.items())]
     _atomic_write_text(root / SUMS_NAME, "".join(lines))
 
 
-def download(root: Path, base_url: str | None = None, timeout: float = 30) -> None:
-    """Download every MANIFEST file not already present and valid under root, then write SHA256SUMS.
+def download(root: Path, base_url: str | None = None, timeout: float = 30, sources: list[Source] | None = None) -> None:
+    """Download every file of `sources` (default MANIFEST) not already present and valid under
+    root, then write SHA256SUMS.
 
     `base_url` replaces the pinned URLs by `base_url/<relative path>` (a mirror, or a test server).
-    The first request uses a short timeout so that an offline machine fails within seconds.
+    The first request uses a short timeout so that an offline machine fails within seconds. A
+    file that fails its digest or its transfer is never installed, and the others go on; the
+    failures are raised together at the end. A rerun fetches only what is still missing, so an
+    interrupted download resumes file by file (a partial file is deleted, never kept).
     """
     root = Path(root)
+    sources = MANIFEST if sources is None else sources
     cache = _load_cache(root)
-    todo = [s for s in MANIFEST if not _is_valid(root, s, cache)]
-    print(f"{len(MANIFEST) - len(todo)} of {len(MANIFEST)} files already valid in {root}; "
+    todo = [s for s in sources if not _is_valid(root, s, cache)]
+    print(f"{len(sources) - len(todo)} of {len(sources)} files already valid in {root}; "
           f"downloading {len(todo)}.", file=sys.stderr)
-    for i, src in enumerate(todo):
-        url, dest = src.url_for(base_url), root / src.path
-        tmp = _fetch(url, dest, min(timeout, CONNECT_TIMEOUT) if i == 0 else timeout)
-        _install(tmp, src, dest, url)
-        print(f"  ok {src.path}", file=sys.stderr)
-    root.mkdir(parents=True, exist_ok=True)  # only for the (odd) case of an empty MANIFEST
-    _write_sums(root, cache)
-    _save_cache(root, cache)
+    failed: list[DataError] = []
+    installed = 0
+    bar = tqdm(total=len(todo), desc="files", unit="file", disable=len(todo) < 2)
+    try:
+        for i, src in enumerate(todo):
+            url, dest = src.url_for(base_url), root / src.path
+            try:
+                tmp = _fetch(url, dest, min(timeout, CONNECT_TIMEOUT) if i == 0 else timeout)
+                _install(tmp, src, dest, url)
+                installed += 1
+            except DataDownloadError as err:
+                if i == 0 and "unreachable" in str(err):
+                    raise  # offline: fail fast, as before, instead of trying 700 files
+                failed.append(err)
+            except ChecksumError as err:
+                failed.append(err)
+            bar.update(1)
+    finally:
+        bar.close()
+        if installed:
+            root.mkdir(parents=True, exist_ok=True)
+            _write_sums(root, cache, sources)
+            _save_cache(root, cache)
+    if failed:
+        kind = ChecksumError if all(isinstance(e, ChecksumError) for e in failed) else DataDownloadError
+        raise kind(f"{len(failed)} of {len(todo)} downloads failed; rerun to retry them:\n"
+                   + "\n".join(f"  {e}" for e in failed))

@@ -10,8 +10,10 @@ from collections import Counter
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
+from elmo.core.sources import CORPORA
 from elmo.data.readers import YNAT_LABELS, Headline
 
 VOCAB_SIZES = (1000, 2000, 5000, 10000, 20000, 50000)
@@ -129,3 +131,42 @@ def label_figure(train: Sequence[int], dev: Sequence[int]) -> Figure:
     ax.set(ylabel="share of headlines (%)", title="YNAT 주제 분포: train vs dev")
     ax.legend(frameon=False)
     return fig
+
+
+# ------------------------------------------------------------------------ the corpus mix (01)
+
+
+def mix_sources(sources: tuple) -> tuple:
+    """The mix 01 shows: the profile's own sources when it has several, else the petitions plus
+    the Wikipedia share (`CORPORA["petitions+wiki"]`), the candidate `python -m elmo.corpus_mix` measures."""
+    return sources if len(sources) > 1 else CORPORA["petitions+wiki"]
+
+
+def corpus_table(corpus) -> pd.DataFrame:
+    """One row per source: documents and characters kept, what was dropped, sentences and tokens per split."""
+    rows = []
+    for src in corpus.sources:
+        log, docs = corpus.log[src], corpus.documents[src]
+        row = {"source": src, "files": log["files"], "documents": log["documents"], "characters": log["characters"],
+               "duplicates dropped": log["duplicates"], "empty dropped": log["empty"]}  # fmt: skip
+        for split in ("train", "valid", "test"):
+            row[f"{split} docs"] = docs[split]
+            row[f"{split} tokens"] = corpus.n_tokens(split, src)
+        sents = corpus.split("train", src)
+        row["tokens / sentence"] = round(float(np.mean([len(s) for s in sents])), 1) if sents else 0.0
+        row["chars / token"] = round(log["characters"] / max(1, sum(corpus.n_tokens(s, src) for s in ("train", "valid", "test"))), 2)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("source")
+
+
+def coverage_by_source(corpus, evals: dict[str, Sequence[Sequence[str]]], top: int = 20000) -> pd.DataFrame:
+    """Share of each evaluation set's running tokens inside a vocabulary of the `top` most frequent
+    training tokens of each source, and of all sources together (rows: vocabulary; columns: set)."""
+    vocabs = {src: token_counts(corpus.split("train", src)) for src in corpus.sources}
+    if len(vocabs) > 1:
+        vocabs["all"] = token_counts(corpus.train)
+    rows = {}
+    for name, counts in vocabs.items():
+        vocab = {t for t, _ in counts.most_common(top)}
+        rows[name] = {ev: round(100 * (1 - oov_rate(vocab, sents)), 1) for ev, sents in evals.items()}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -37,7 +37,7 @@ STAGES = {
     "senses": SensesResults,
     "probing": ProbeResults,
 }
-OTHER_FILES = {"notebook_times": "notebook_times.json", "tradeoff": "tradeoff.json"}
+OTHER_FILES = {"notebook_times": "notebook_times.json", "tradeoff": "tradeoff.json", "corpus_mix": "corpus_mix.json"}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -72,6 +72,12 @@ def pretrain_markdown(p: dict) -> str:
         b, n = p["biLM"][split], p["ngram3"][split]
         rows.append(f"| biLM (this repo) | {split} | {b['forward_ppl']:.1f} | {b['backward_ppl']:.1f} |")
         rows.append(f"| Kneser–Ney 3-gram, same tokens | {split} | {n['forward_ppl']:.1f} | {n['backward_ppl']:.1f} |")
+    for source, splits in p.get("ngram3_sources", {}).items() if "sources" in p["biLM"] else ():
+        for split, n in splits.items():
+            b = p["biLM"]["sources"].get(source, {}).get(split)
+            if b:
+                rows.append(f"| biLM (this repo) | {source} {split} | {b['forward_ppl']:.1f} | {b['backward_ppl']:.1f} |")
+            rows.append(f"| Kneser–Ney 3-gram, same tokens | {source} {split} | {n['forward_ppl']:.1f} | {n['backward_ppl']:.1f} |")
     minutes = p["biLM"]["train_seconds"] / 60
     rows.append("")
     rows.append(f"biLM: {p['parameters'] / 1e6:.1f} M parameters, vocabulary {p['vocab']:,}, "
@@ -128,6 +134,29 @@ def tradeoff_markdown(rows: dict) -> str:
     return "\n".join(out)
 
 
+def corpus_mix_markdown(record: dict) -> str:
+    """One row per corpus: its pretraining, test perplexity per source (biLM | 3-gram, geometric
+    mean of the directions, with the OOV share of that arm's vocabulary), YNAT dev and holdout."""
+    arms = {a: r for a, r in record["arms"].items() if "ynat" in r}
+    sources = list(next(iter(arms.values()))["perplexity"]) if arms else []
+    head = ["corpus", "pretraining", *[f"{s} test ppl: biLM / 3-gram (OOV)" for s in sources],
+            "YNAT dev macro-F1", "holdout macro-F1", "seed ensemble"]  # fmt: skip
+    rows = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for arm, r in arms.items():
+        p, y = r["pretrain"], r["ynat"]
+        cells = [arm, f"{p['minutes']:.1f} min, {p['steps']:,} steps; {p['train_tokens'] / 1e6:.2f} M train tokens"]
+        for src in sources:
+            t = r["perplexity"][src]["test"]
+            geo = [(t[m]["forward_ppl"] * t[m]["backward_ppl"]) ** 0.5 for m in ("biLM", "ngram3")]
+            cells.append(f"{geo[0]:.1f} / {geo[1]:.1f} ({100 * t['oov']:.1f} %)")
+        d, h = y["dev_macro_f1"], y["holdout_macro_f1"]
+        cells += [f"{d['mean']:.1f} ± {d['std']:.1f}", f"{h['mean']:.1f} ± {h['std']:.1f}", f"{y['ensemble']['macro_f1']:.1f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    if "preferred" in record:
+        rows += ["", f"The train holdout prefers **{record['preferred']}** (the rule: `elmo.ablations.corpus_mix.preferred`)."]
+    return "\n".join(rows)
+
+
 # (key in results.json, caption of its table (given that part), the table). In README order;
 # key "*" gives the whole results dict (a table that draws on several notebooks).
 SECTIONS = (
@@ -151,6 +180,11 @@ SECTIONS = (
      "ELMo model (input + output) over its seeds (`python -m elmo.tradeoff --profile cpu --epochs "
      f"{' '.join(sorted(t, key=int))}`, not part of `make reproduce`; the profile's own length reuses 02's "
      "biLM and 03's runs). Minutes are wall clock as recorded while each part ran on 2 cores:", tradeoff_markdown),
+    ("corpus_mix", lambda c: "**What more text buys**: the same biLM pretrained for the same minutes on the "
+     "petitions alone and on the petitions plus a share of Korean Wikipedia, scored on the same held-out "
+     "documents and with 03's main ELMo model over its seeds (`python -m elmo.corpus_mix --profile cpu`, not part "
+     "of `make reproduce`; [figure](figures/02_corpus_mix.png)). A perplexity counts `<unk>` targets, so compare "
+     "arms beside their OOV share:", corpus_mix_markdown),
     ("notebook_times", lambda t: "**Wall time** of each notebook on this profile, as the runner recorded "
      "its last run on 2 cores (`runs/<profile>/notebook_times.json`; a rerun reuses the tokenized corpus, "
      "the biLM, the layer caches and GloVe, so its 01, 02, 05 and 06 take less):", timings_markdown),

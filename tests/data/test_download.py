@@ -239,3 +239,100 @@ def test_verify_real_shared_data():
     for src in dl.MANIFEST:
         if src.sha256 and src.path in sums:
             assert sums[src.path] == src.sha256
+
+
+# ------------------------------------------------------------------ the whole archives (--full)
+
+ARCHIVE = {
+    "petitions/petitions_2018-01": '{"petition_idx": "1", "title": "가", "content": "나"}\n'.encode() * 50,
+    "wiki/text/AB/wiki_00": '<doc id="1" url="u" title="t">\nt\n\n본문\n</doc>\n'.encode() * 40,
+    "wiki/text/AB/wiki_01": '<doc id="2" url="u" title="s">\ns\n\n글\n</doc>\n'.encode() * 40,
+    "wiki/text/AB/wiki_02": '<doc id="3" url="u" title="r">\nr\n\n문단\n</doc>\n'.encode() * 40,
+}
+CORRUPT, TRUNCATED = "wiki/text/AB/wiki_01", "wiki/text/AB/wiki_02"
+
+
+@pytest.fixture
+def archive(tmp_path, monkeypatch):
+    """A local server holding the archive files, one corrupted and one truncated; the sources
+    carry the true blob ids and sizes, as the manifests do."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    served = tmp_path / "served"
+    bad = dict(ARCHIVE)
+    bad[CORRUPT] = bytes([ARCHIVE[CORRUPT][0] ^ 1]) + ARCHIVE[CORRUPT][1:]
+    bad[TRUNCATED] = ARCHIVE[TRUNCATED][: len(ARCHIVE[TRUNCATED]) // 2]
+    _write_tree(served, bad)
+    requests = []
+
+    class Counting(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, fmt, *args):
+            requests.append(self.path)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Counting, directory=str(served)))
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    sources = [dl.Source(rel, f"https://invalid.example/{rel}", git_blob=_blob(d), size=len(d)) for rel, d in ARCHIVE.items()]
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", served, sources, requests
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_full_download_refuses_corrupted_and_truncated_and_keeps_the_rest(archive, tmp_path):
+    base_url, served, sources, requests = archive
+    root = tmp_path / "data"
+    with pytest.raises(dl.ChecksumError) as info:
+        dl.download(root, base_url=base_url, sources=sources)
+    msg = str(info.value)
+    corrupted = bytes([ARCHIVE[CORRUPT][0] ^ 1]) + ARCHIVE[CORRUPT][1:]
+    assert CORRUPT in msg and _blob(ARCHIVE[CORRUPT]) in msg and _blob(corrupted) in msg  # name and both digests
+    assert TRUNCATED in msg and "truncated" in msg and "2 of 4 downloads failed" in msg
+    for rel in (CORRUPT, TRUNCATED):
+        assert not (root / rel).exists()
+    assert not [p for p in root.rglob("*") if p.name.endswith(".part")]  # nothing half-written stays
+    for rel in ("petitions/petitions_2018-01", "wiki/text/AB/wiki_00"):
+        assert (root / rel).read_bytes() == ARCHIVE[rel]
+    assert set(dl.read_sums(root)) == {"petitions/petitions_2018-01", "wiki/text/AB/wiki_00"}
+    # Resuming: once the server is fixed, a rerun fetches only the two that are missing.
+    _write_tree(served, {CORRUPT: ARCHIVE[CORRUPT], TRUNCATED: ARCHIVE[TRUNCATED]})
+    requests.clear()
+    dl.download(root, base_url=base_url, sources=sources)
+    assert sorted(requests) == sorted([f"/{CORRUPT}", f"/{TRUNCATED}"])
+    assert dl.is_complete(root, sources)
+
+
+def test_full_cli_offline_fails_fast_with_todays_message(tmp_path, capsys, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    rc = download_cli.main(["--full", "--root", str(tmp_path / "data"), "--base-url", f"http://127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert rc == 1 and time.monotonic() - start < 5
+    assert "unreachable" in err and "ELMO_DATA" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_archive_manifests_cover_every_month_and_wiki_file():
+    from elmo.data import archive
+
+    full = archive.full_sources()
+    paths = [s.path for s in full]
+    assert len(paths) == len(set(paths))
+    months = [p for p in paths if p.startswith("petitions/petitions_")]
+    wiki = [s for s in full if s.path.startswith("wiki/")]
+    assert len(months) == 25 and len(wiki) == 700
+    assert all(s.url.startswith(f"{archive.WIKI_URL}/text/") and s.git_blob and s.size is not None for s in wiki)
+    assert sum(s.size for s in wiki) == 719_672_316  # the shared/data README's total
+    base = {s.path for s in archive.base_sources()}
+    assert {s.path for s in dl.MANIFEST} <= base and sum(p.startswith("wiki/text/AA/") for p in base) == 100
+
+
+@pytest.mark.skipif(_shared_data() is None, reason="no real data (ELMO_DATA or ../shared/data)")
+def test_shared_data_is_complete_for_the_base_download_and_wiki_files_verify():
+    from elmo.data import archive
+
+    root = _shared_data()
+    assert dl.is_complete(root, archive.base_sources())
+    archive.check_data_file(root, "wiki/text/AA/wiki_07")  # by wiki/SHA256SUMS
+    with pytest.raises(dl.DataError, match="no checksum known"):
+        archive.check_data_file(root, "petitions/MANIFEST.tsv")
