@@ -101,11 +101,11 @@ fig
 
 # %%
 source_table = source_perplexity_table(results, ngram_sources, order=3)
-fig = source_perplexity_figure(source_table)
-save_figure(fig, "02_perplexity_by_source", cfg)
 source_table
 
 # %%
+fig = source_perplexity_figure(source_table)
+save_figure(fig, "02_perplexity_by_source", cfg)
 fig
 
 # %% [markdown]
