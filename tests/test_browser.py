@@ -182,3 +182,21 @@ def _ran(prompt: str) -> bool:
 
 def _idle(page) -> bool:
     return page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() > 0
+
+
+def test_saved_maps_open_offline_and_hover_shows_the_context(page):
+    """The standalone HTML beside the PNG: opened from disk (no server), a point's hover names
+    its context, source and proxy sense."""
+    path = REPO / "runs" / "tiny" / "figures" / "05_homograph_umap.html"
+    if not path.exists():
+        pytest.skip("05 has not run on tiny in this session")
+    tab = page.context.browser.new_page(viewport={"width": 1000, "height": 700})
+    tab.goto(path.as_uri())
+    tab.locator(".js-plotly-plot").first.wait_for()
+    tab.locator(".scatterlayer .point").first.hover(force=True)
+    hover = tab.locator(".hovertext").first
+    hover.wait_for(timeout=10_000)
+    text = hover.text_content()
+    assert "source: " in text and "proxy sense: " in text and "[" in text, text
+    tab.screenshot(path=SHOTS / "4_saved_map_hover.png")
+    tab.close()

@@ -97,7 +97,7 @@ def results_figure(results: dict[str, Sequence[dict]], reference: dict[str, floa
 
     reference : external numbers drawn as labelled dotted lines (e.g. KLUE's, with their split).
     baseline : a model of `results` (e.g. "TF-IDF + LR") drawn as a labelled dashed line at its mean.
-    omit : models left out of the plot (e.g. the majority class, far below the rest on real data), named in a note.
+    omit : models left out of the plot (e.g. the majority class, far below the rest), named in a note.
     The axis is framed on the runs and lines shown (`framed_limits`), so small differences show.
     """
     shown = {k: v for k, v in results.items() if k not in omit}
