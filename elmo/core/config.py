@@ -39,10 +39,14 @@ class ModelConfig:
     filters: tuple[tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256))
     highway_layers: int = 2
     proj_dim: int = 128  # token-encoder output = LSTM projection size (layer 0 is tiled to 2x)
-    lstm_dim: int = 512  # LSTM cell size; `nn.LSTM(proj_size=proj_dim)` gives the LSTMP
+    lstm_dim: int = 512  # LSTM cell size
     lstm_layers: int = 2
+    # "lstmp": the paper's nn.LSTM(proj_size=proj_dim) (cuDNN has it; artifacts saved before this
+    # field existed are LSTMPs). "lstm": nn.LSTM(lstm_dim) + a Linear to proj_dim outside the
+    # recurrence, which CPU PyTorch runs through oneDNN in bf16 (see elmo/recurrence.py).
+    recurrence: str = "lstmp"
     dropout: float = 0.1
-    softmax: str = "adaptive"  # "full", "adaptive" or "sampled"
+    softmax: str = "adaptive"  # "full", "adaptive" (bf16 matmuls), "adaptive-torch" (fp32) or "sampled"
     adaptive_cutoffs: tuple[int, ...] = (2000, 8000)
     sampled_negatives: int = 1024
 
@@ -136,6 +140,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "filters": ((1, 8), (2, 8), (3, 16)),
             "proj_dim": 32,
             "lstm_dim": 64,
+            "recurrence": "lstm",
             "adaptive_cutoffs": (200, 800),
             "sampled_negatives": 64,
         },
@@ -152,7 +157,9 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "static": {"dim": 16, "epochs": 3},
     },
-    "cpu": {},
+    "cpu": {
+        "model": {"recurrence": "lstm"},
+    },
     "gpu": {
         "data": {"max_vocab": 50000, "max_chars": 20},
         "model": {

@@ -30,7 +30,7 @@ class SaveWeights(Callback):
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     torch.set_num_threads(1)
-    cfg = tiny_config(max_epochs=1)
+    cfg = tiny_config(sys.argv[2] if len(sys.argv) > 2 else None, max_epochs=1)
     callbacks_extra = [SaveWeights(out)]
     pretrain(
         cfg, out=out, corpus=synthetic_corpus(n_eval=64), accelerator="cpu", devices=2, strategy="ddp",

@@ -10,6 +10,7 @@ import torch
 from lm_fixtures import synthetic_corpus, tiny_config
 
 from elmo.bilm.model import BiLM
+from elmo.bilm.recurrence import RECURRENCES
 from elmo.bilm.train import pretrain
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
@@ -31,8 +32,9 @@ def test_pretrain_learns_and_writes_artifact(tmp_path):
     assert (tmp_path / "mlflow.db").exists()
 
 
-def test_resume_continues_at_same_step_with_same_state(tmp_path):
-    cfg, corpus = tiny_config(max_epochs=2, optimizer="adagrad", lr=0.2), synthetic_corpus()
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+def test_resume_continues_at_same_step_with_same_state(tmp_path, recurrence):
+    cfg, corpus = tiny_config(recurrence, max_epochs=2, optimizer="adagrad", lr=0.2), synthetic_corpus()
     straight = pretrain(cfg, out=tmp_path / "a", corpus=corpus, **QUIET)
     steps_per_epoch = 96 // 16
     pretrain(cfg, out=tmp_path / "b", corpus=corpus, max_steps=steps_per_epoch, **QUIET)  # "interrupted"
@@ -48,9 +50,10 @@ def test_resume_continues_at_same_step_with_same_state(tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path, recurrence):
     script = Path(__file__).with_name("ddp_train.py")
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path), recurrence], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     w0 = torch.load(tmp_path / "rank0.pt")
     w1 = torch.load(tmp_path / "rank1.pt")
