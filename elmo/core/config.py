@@ -43,7 +43,7 @@ class ModelConfig:
     lstm_layers: int = 2
     # "lstmp": the paper's nn.LSTM(proj_size=proj_dim) (cuDNN has it; artifacts saved before this
     # field existed are LSTMPs). "lstm": nn.LSTM(lstm_dim) + a Linear to proj_dim outside the
-    # recurrence, which CPU PyTorch runs through oneDNN in bf16 (see elmo/recurrence.py).
+    # recurrence, which CPU PyTorch runs through oneDNN in bf16 (see elmo/bilm/recurrence.py).
     recurrence: str = "lstmp"
     dropout: float = 0.1
     softmax: str = "adaptive"  # "full", "adaptive" (bf16 matmuls), "adaptive-torch" (fp32) or "sampled"
