@@ -61,6 +61,10 @@ class TrainConfig:
     # 627 (Adagrad 0.2); `python -m elmo.bench --compare optimizer`. The gpu profile keeps Adagrad.
     optimizer: str = "adam"
     lr: float = 2e-3
+    # "constant", or "linear": warm up over `warmup_steps`, then decay linearly to 0 at the last
+    # step of `max_epochs` (a run that knows its length ends with a small learning rate).
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
     grad_clip: float = 10.0
     max_epochs: int = 2  # cpu: 2 epochs over 2.47 M tokens, ~15-20 min on 2 idle cores
     # A wall-clock cap makes the result depend on the machine's load, so it is off by default:

@@ -11,7 +11,7 @@ from lm_fixtures import synthetic_corpus, tiny_config
 
 from elmo.bilm.model import BiLM
 from elmo.bilm.recurrence import RECURRENCES
-from elmo.bilm.train import pretrain
+from elmo.bilm.train import linear_schedule, pretrain
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
 
@@ -32,9 +32,17 @@ def test_pretrain_learns_and_writes_artifact(tmp_path):
     assert (tmp_path / "mlflow.db").exists()
 
 
-@pytest.mark.parametrize("recurrence", RECURRENCES)
-def test_resume_continues_at_same_step_with_same_state(tmp_path, recurrence):
-    cfg, corpus = tiny_config(recurrence, max_epochs=2, optimizer="adagrad", lr=0.2), synthetic_corpus()
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    factors = [linear_schedule(s, warmup=4, total=20) for s in range(21)]
+
+    assert factors[0] == 0.25 and factors[3] == pytest.approx(17 / 20) and factors[20] == 0.0
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+
+
+@pytest.mark.parametrize("recurrence,schedule", [("lstmp", "constant"), ("lstm", "constant"), ("lstm", "linear")])
+def test_resume_continues_at_same_step_with_same_state(tmp_path, recurrence, schedule):
+    train = dict(max_epochs=2, optimizer="adagrad", lr=0.2, lr_schedule=schedule, warmup_steps=3)
+    cfg, corpus = tiny_config(recurrence, **train), synthetic_corpus()
     straight = pretrain(cfg, out=tmp_path / "a", corpus=corpus, **QUIET)
     steps_per_epoch = 96 // 16
     pretrain(cfg, out=tmp_path / "b", corpus=corpus, max_steps=steps_per_epoch, **QUIET)  # "interrupted"
