@@ -311,7 +311,7 @@ SOFTMAX_VARIANTS = {head: {"model": {"softmax": head}} for head in ("adaptive", 
 # The recurrence at several sizes: the paper's LSTMP against LSTMs whose projection is outside.
 LSTM_VARIANTS = {
     "lstmp 512/128": {"model": {"recurrence": "lstmp", "lstm_dim": 512}},
-    **{f"lstm {n}": {"model": {"recurrence": "lstm", "lstm_dim": n}} for n in (256, 384, 512, 768)},
+    **{f"lstm {n}": {"model": {"recurrence": "lstm", "lstm_dim": n}} for n in (192, 256, 384)},
 }
 OPTIMIZER_VARIANTS = {
     "adagrad lr 0.2 (paper)": {"train": {"optimizer": "adagrad", "lr": 0.2}},
