@@ -1,9 +1,11 @@
 """Speed of a biLM training step on this machine, against this machine's own matmul peak.
 
     python -m elmo.bench --profile cpu [--precision bf16-mixed] [--softmax adaptive] [--compile]
-    python -m elmo.bench --profile cpu --compare softmax --seconds 150   # quality per second
+    python -m elmo.bench --profile cpu --compare step                    # today's config vs the profile
+    python -m elmo.bench --profile cpu --compare lstm --seconds 150      # quality per second
 
-The measurements: `elmo.bilm.bench`.
+The measurements: `elmo.bilm.bench`. `--compare step` writes `runs/<profile>/bench_results.json`,
+the `bench` section of results.json (`python -m elmo.results`).
 """
 
 from __future__ import annotations
@@ -12,57 +14,52 @@ import argparse
 import json
 
 from elmo.bilm.bench import (
-    OPTIMIZER_VARIANTS,
-    SOFTMAX_VARIANTS,
+    TRAINING_COMPARISONS,
     bench,
+    compare_step,
     compare_training,
     embedding_throughput,
+    report,
+    step_report,
 )
+from elmo.bilm.softmax import SOFTMAXES
 from elmo.core.config import PROFILES
+from elmo.core.runs import run_dir
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu", choices=PROFILES)
     ap.add_argument("--precision", choices=("32-true", "bf16-mixed"))
-    ap.add_argument("--softmax", choices=("full", "adaptive", "sampled"))
+    ap.add_argument("--softmax", choices=SOFTMAXES)
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--length", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
-    ap.add_argument("--compare", choices=("softmax", "optimizer"),
-                    help="instead: train each softmax head / optimizer for --seconds, compare valid perplexity")  # fmt: skip
+    ap.add_argument("--compare", choices=("step", *TRAINING_COMPARISONS),
+                    help="step: today's configuration against the profile's, one step each, same batch "
+                         "(saved to runs/<profile>/bench_results.json); otherwise train each variant for "
+                         "--seconds and compare valid perplexity")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=150.0)
     args = ap.parse_args(argv)
+    if args.compare == "step":
+        r = compare_step(args.profile, args.batch, args.length, args.repeats)
+        path = run_dir(args.profile) / "bench_results.json"
+        path.write_text(json.dumps(r, indent=1))
+        print(json.dumps(r) if args.json else step_report(r))
+        print(f"wrote {path}")
+        return
     if args.compare:
-        variants = SOFTMAX_VARIANTS if args.compare == "softmax" else OPTIMIZER_VARIANTS
-        print(json.dumps(compare_training(args.profile, args.seconds, variants), indent=1))
+        print(json.dumps(compare_training(args.profile, args.seconds, TRAINING_COMPARISONS[args.compare]), indent=1))
         return
     r = bench(args.profile, args.precision, args.softmax, args.compile, args.batch, args.length, args.repeats)
     if args.json:
         print(json.dumps(r))
         return
-    total = sum(r["seconds_by_part"].values())
-    print(f"biLM {r['profile']} profile: {r['params_millions']:.1f} M parameters, batch {r['batch']}, "
-          f"{r['precision']}, {r['softmax']} softmax, compile={r['compile']}, {r['threads']} threads")  # fmt: skip
-    print(f"  training step      {r['step_seconds'] * 1e3:8.1f} ms   {r['tokens_per_s']:8.0f} tokens/s")
-    print(f"  counted FLOPs      {r['gflop_per_step']:8.2f} GFLOP/step -> {r['achieved_gflops']:.0f} GFLOP/s")
-    print(
-        f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s"
-    )
-    print(
-        f"  fraction of peak   {r['fraction_of_peak']:.1%} (of the {'bf16' if 'bf16' in r['precision'] else 'fp32'} peak)"
-    )
-    print(f"  LSTM FLOP share    {r['lstm_flop_share']:.1%}: even at the fp32 peak for the LSTM and the bf16 peak for "
-          f"the rest, a step reaches at most {r['bf16_ceiling']:.1%} of the bf16 peak")  # fmt: skip
+    print(report(r))
     e = embedding_throughput(args.profile)
-    print(
-        f"  ELMo embedding     {e['sentences_per_s']:8.0f} sentences/s ({e['tokens_per_s']:.0f} tokens/s, frozen biLM, all layers)"
-    )
-    print("  time by part (each timed alone, forward + backward):")
-    for k, v in r["seconds_by_part"].items():
-        print(f"    {k:10s} {v * 1e3:8.1f} ms  {v / total:6.1%}")
+    print(f"  ELMo embedding     {e['sentences_per_s']:8.0f} sentences/s ({e['tokens_per_s']:.0f} tokens/s, frozen biLM, all layers)")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@
 # # 02 · Pretraining the biLM on petitions (and whatever else the profile's corpus holds)
 #
 # The biLM of Peters et al. (2018): a character-CNN token encoder (highway layers, linear
-# projection), **separate** forward and backward stacks of LSTMs with projections (`nn.LSTM(proj_size=…)`)
-# and a residual connection between layers, and one softmax shared by both directions. The forward
+# projection), **separate** forward and backward stacks of LSTMs, each layer projected back to the
+# token size (the paper's LSTMP on `gpu`; on `cpu` an LSTM with its projection outside the recurrence,
+# which oneDNN runs in bf16: `elmo/bilm/recurrence.py`), a residual connection between layers, and one
+# softmax shared by both directions. The forward
 # LM predicts token *t+1* from tokens ≤ *t*; the backward LM predicts *t−1* from tokens ≥ *t*
 # (the seed's single `bidirectional=True` LSTM let both read their target: `tests/bilm/test_model.py`).
 #

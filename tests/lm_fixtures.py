@@ -43,7 +43,8 @@ def synthetic_corpus(n_train=96, n_eval=16, seed=0) -> Corpus:
     )
 
 
-def tiny_config(**train):
+def tiny_config(recurrence=None, **train):
     t = {"batch_size": 16, "max_epochs": 2, "max_minutes": None, "precision": "32-true", "optimizer": "adam", "lr": 3e-3}
     t.update(train)
-    return get_config("tiny", train=t, data={"min_freq": 1, "max_petitions": None})
+    model = {"recurrence": recurrence} if recurrence else {}
+    return get_config("tiny", train=t, data={"min_freq": 1, "max_petitions": None}, model=model)

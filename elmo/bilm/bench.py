@@ -1,7 +1,8 @@
 """Speed of a biLM training step on this machine, against this machine's own matmul peak.
 
     python -m elmo.bench --profile cpu [--precision bf16-mixed] [--softmax adaptive] [--compile]
-    python -m elmo.bench --profile cpu --compare softmax --seconds 150   # quality per second
+    python -m elmo.bench --profile cpu --compare step                    # today's config vs the profile
+    python -m elmo.bench --profile cpu --compare lstm --seconds 150      # quality per second
 
 Prints tokens/s of a full training step (forward, backward, clipping, optimizer), the FLOPs of
 that step as counted by `torch.utils.flop_counter`, the achieved GFLOP/s, the matmul peak
@@ -11,6 +12,7 @@ not a test: machines here are shared and noisy, so compare numbers from one run 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 import time
@@ -21,8 +23,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from elmo.bilm.model import BiLM
+from elmo.bilm.recurrence import lstm_flops
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
+from elmo.core.runs import provenance, seed_everything
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
@@ -59,11 +63,14 @@ def synthetic_batch(n_tokens: int, n_chars: int, batch: int, length: int, width:
 
 
 class Step:
-    """One training step of a BiLM, with the autocast context of a precision."""
+    """One training step of a BiLM (the profile's optimizer), with the autocast of a precision."""
 
-    def __init__(self, model: BiLM, precision: str, lr: float = 0.2, clip: float = 10.0):
+    def __init__(self, model: BiLM, precision: str, lr: float = 0.2, clip: float = 10.0, optimizer: str = "adagrad"):
         self.model, self.clip = model, clip
-        self.opt = torch.optim.Adagrad(model.parameters(), lr=lr, initial_accumulator_value=1.0)
+        if optimizer == "adam":
+            self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+        else:
+            self.opt = torch.optim.Adagrad(model.parameters(), lr=lr, initial_accumulator_value=1.0)
         bf16 = precision.startswith("bf16")
         self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext
 
@@ -74,7 +81,7 @@ class Step:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
-        return float(loss)
+        return float(loss.detach())
 
 
 def time_it(fn, repeats: int) -> float:
@@ -89,7 +96,7 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
     """Seconds per step spent in each part (forward + backward of each, then the optimizer)."""
     x = model.encode_tokens(chars).detach().requires_grad_()
     with step.autocast():
-        h = torch.cat(model._top_states(chars, mask)).detach().float()
+        h = torch.cat(model._top_states(chars, mask)).detach()
     flat_h = h.reshape(-1, h.shape[-1]).requires_grad_()
     flat_t = torch.cat([targets, targets]).reshape(-1)
 
@@ -118,8 +125,15 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
 
 
 def bench(profile: str = "cpu", precision: str | None = None, softmax: str | None = None, compile: bool | None = None,
-          batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None) -> dict:  # fmt: skip
-    cfg = get_config(profile)
+          batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None,
+          overrides: dict | None = None, peak: dict | None = None) -> dict:  # fmt: skip
+    """Time one training step of `profile`'s biLM (with config `overrides`) on a synthetic batch.
+
+    FLOPs are the matmul/convolution FLOPs `FlopCounterMode` counts, with the LSTM layers'
+    replaced by `elmo.bilm.recurrence.lstm_flops` (the counter sees none of oneDNN's fused LSTM).
+    `peak` (fp32/bf16 GFLOP/s) is measured here unless given, so compared runs share one.
+    """
+    cfg = get_config(profile, **{k: dict(v) for k, v in (overrides or {}).items()})
     m = cfg.model
     if softmax:
         m.softmax = softmax
@@ -127,39 +141,53 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     compile = cfg.train.compile if compile is None else compile
     batch = batch or cfg.train.batch_size
     n_tokens = vocab or cfg.data.max_vocab + 4
+    seed_everything(0)  # also flushes denormals, as training does
     model = BiLM(m, n_tokens, 3000).train()
     if compile:
         model.token_encoder.compile()
         model.softmax.compile()
-    step = Step(model, precision, cfg.train.lr, cfg.train.grad_clip)
+    step = Step(model, precision, cfg.train.lr, cfg.train.grad_clip, cfg.train.optimizer)
     data = synthetic_batch(n_tokens, 3000, batch, length, cfg.data.max_chars)
     with FlopCounterMode(display=False) as counter:
         step(*data)
-    flops = counter.get_total_flops()
+    lstm = lstm_flop_count(model, step, data[0])
+    flops = counter.get_total_flops() - lstm["counted"] + lstm["analytic"]
     seconds = time_it(lambda: step(*data), repeats)
     tokens = batch * length
-    peak = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peak = peak or matmul_peaks()
     achieved = flops / seconds / 1e9
     parts = component_times(model, step, *data, repeats=max(2, repeats // 2))
-    lstm_share = lstm_flops(model, step, data[0]) / flops
+    lstm_share = lstm["analytic"] / flops
     return {
-        "profile": profile, "precision": precision, "softmax": m.softmax, "compile": compile,
-        "batch": [batch, length], "params_millions": sum(p.numel() for p in model.parameters()) / 1e6,
+        "profile": profile, "precision": precision, "softmax": m.softmax, "recurrence": m.recurrence,
+        "compile": compile, "batch": [batch, length], "model": dataclasses.asdict(m),
+        "params_millions": sum(p.numel() for p in model.parameters()) / 1e6,
         "threads": torch.get_num_threads(), "tokens_per_s": tokens / seconds, "step_seconds": seconds,
-        "gflop_per_step": flops / 1e9, "achieved_gflops": achieved, "peak_gflops": peak,
+        "gflop_per_step": flops / 1e9, "lstm_gflop_counted": lstm["counted"] / 1e9,
+        "achieved_gflops": achieved, "peak_gflops": peak,
         "fraction_of_peak": achieved / (peak["bf16"] if precision.startswith("bf16") else peak["fp32"]),
+        "fraction_of_bf16_peak": achieved / peak["bf16"],
         "seconds_by_part": parts, "lstm_flop_share": lstm_share,
-        "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]),
+        "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]) if m.recurrence == "lstmp" else 1.0,
     }  # fmt: skip
 
 
-def lstm_flops(model: BiLM, step: Step, chars: torch.Tensor) -> float:
-    """Counted FLOPs of both directions' LSTM stacks, forward and backward, for one batch."""
+def matmul_peaks() -> dict[str, float]:
+    return {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+
+
+def lstm_flop_count(model: BiLM, step: Step, chars: torch.Tensor) -> dict[str, float]:
+    """FLOPs of both directions' LSTM stacks, forward and backward, for one batch: as counted by
+    `FlopCounterMode` ("counted": oneDNN's LSTM is invisible to it, only an outside projection
+    is seen) and as `lstm_flops` computes them ("analytic")."""
     x = model.encode_tokens(chars).detach().requires_grad_()
     with FlopCounterMode(display=False) as counter:
         lstm_pass(model, step, x)
     model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
+    c = model.cfg
+    positions = x.shape[0] * x.shape[1]
+    analytic = 2 * c.lstm_layers * lstm_flops(c.recurrence, c.proj_dim, c.lstm_dim, c.proj_dim, positions)
+    return {"counted": float(counter.get_total_flops()), "analytic": float(analytic)}
 
 
 def lstm_pass(model: BiLM, step: Step, x: torch.Tensor) -> None:
@@ -176,6 +204,71 @@ def peak_ceiling(lstm_share: float, fp32_peak: float, bf16_peak: float) -> float
     return 1.0 / (lstm_share / fp32_peak + (1.0 - lstm_share) / bf16_peak) / bf16_peak
 
 
+def report(r: dict) -> str:
+    """The lines `bench` prints for one configuration."""
+    total = sum(r["seconds_by_part"].values())
+    lines = [f"biLM {r['profile']} profile: {r['params_millions']:.1f} M parameters, batch {r['batch']}, "
+             f"{r['precision']}, {r['recurrence']} recurrence, {r['softmax']} softmax, compile={r['compile']}, "
+             f"{r['threads']} threads"]  # fmt: skip
+    lines.append(f"  training step      {r['step_seconds'] * 1e3:8.1f} ms   {r['tokens_per_s']:8.0f} tokens/s")
+    lines.append(f"  FLOPs (matmuls)    {r['gflop_per_step']:8.2f} GFLOP/step -> {r['achieved_gflops']:.0f} GFLOP/s "
+                 f"(LSTM counted analytically: {r['lstm_flop_share']:.0%} of the step)")  # fmt: skip
+    lines.append(f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s")
+    lines.append(f"  fraction of peak   {r['fraction_of_bf16_peak']:.1%} of the bf16 peak")
+    if r["recurrence"] == "lstmp":
+        lines.append(f"  LSTMP ceiling      with the LSTM at the fp32 peak and the rest at the bf16 peak, "
+                     f"a step reaches at most {r['bf16_ceiling']:.1%} of the bf16 peak")  # fmt: skip
+    lines.append("  time by part (each timed alone, forward + backward):")
+    for k, v in r["seconds_by_part"].items():
+        lines.append(f"    {k:10s} {v * 1e3:8.1f} ms  {v / total:6.1%}")
+    return "\n".join(lines)
+
+
+# Today's `cpu` configuration before issue 14 (the LSTMP through fp32 matmuls, the adaptive
+# softmax through nn.AdaptiveLogSoftmaxWithLoss in fp32), frozen here so that the profile can
+# change and `--compare step` still measures against the same starting point.
+BEFORE_ISSUE_14 = {
+    "model": {
+        "char_dim": 16, "filters": ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256)), "highway_layers": 2,
+        "proj_dim": 128, "lstm_dim": 512, "lstm_layers": 2, "dropout": 0.1, "recurrence": "lstmp",
+        "softmax": "adaptive-torch", "adaptive_cutoffs": (2000, 8000),
+    },
+    "train": {"precision": "bf16-mixed", "compile": False, "optimizer": "adam", "lr": 2e-3},
+    "data": {"max_vocab": 20000, "max_chars": 16},
+}  # fmt: skip
+
+
+def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 32, repeats: int = 5) -> dict:
+    """Today's configuration (`BEFORE_ISSUE_14`) against the profile's, on the same batch and host.
+
+    The matmul peak is measured before and after both and the higher kept (a conservative
+    fraction of it); both steps are timed in this one process.
+    """
+    batch = batch or get_config(profile).train.batch_size
+    peak = matmul_peaks()
+    before = bench(profile, batch=batch, length=length, repeats=repeats, overrides=BEFORE_ISSUE_14, peak=peak)
+    after = bench(profile, batch=batch, length=length, repeats=repeats, peak=peak)
+    again = matmul_peaks()
+    peak = {k: max(peak[k], again[k]) for k in peak}
+    for r in (before, after):
+        r["peak_gflops"] = peak
+        r["fraction_of_bf16_peak"] = r["achieved_gflops"] / peak["bf16"]
+        r["fraction_of_peak"] = r["achieved_gflops"] / (peak["bf16"] if r["precision"].startswith("bf16") else peak["fp32"])
+    return {
+        "profile": profile, "batch": [batch, length], "peak_gflops": peak, "before": before, "after": after,
+        "speedup": after["tokens_per_s"] / before["tokens_per_s"], "provenance": provenance(get_config(profile)),
+    }  # fmt: skip
+
+
+def step_report(r: dict) -> str:
+    return "\n".join([
+        "today's configuration (before issue 14):", report(r["before"]), "",
+        f"the {r['profile']} profile now:", report(r["after"]), "",
+        f"speed-up: {r['speedup']:.2f}x tokens/s ({r['before']['tokens_per_s']:.0f} -> {r['after']['tokens_per_s']:.0f}); "
+        f"fraction of the bf16 peak {r['before']['fraction_of_bf16_peak']:.1%} -> {r['after']['fraction_of_bf16_peak']:.1%}",
+    ])  # fmt: skip
+
+
 def compare_training(profile: str, seconds: float, variants: dict[str, dict]) -> dict:
     """Quality per second: train the profile's biLM under each variant for the same wall time.
 
@@ -183,7 +276,6 @@ def compare_training(profile: str, seconds: float, variants: dict[str, dict]) ->
     Each variant trains from the same seed for `seconds` on the petitions and is scored by exact
     held-out perplexity on the valid petitions (every softmax head evaluates exactly).
     """
-
     out = {}
     for name, overrides in variants.items():
         sections = {k: dict(v) for k, v in overrides.items()}
@@ -216,7 +308,14 @@ def embedding_throughput(profile: str = "cpu", sentences: int = 1024, length: in
 
 
 SOFTMAX_VARIANTS = {head: {"model": {"softmax": head}} for head in ("adaptive", "full", "sampled")}
+# The recurrence at several sizes: the paper's LSTMP against LSTMs whose projection is outside.
+LSTM_VARIANTS = {
+    "lstmp 512/128": {"model": {"recurrence": "lstmp", "lstm_dim": 512}},
+    **{f"lstm {n}": {"model": {"recurrence": "lstm", "lstm_dim": n}} for n in (192, 256, 384)},
+}
 OPTIMIZER_VARIANTS = {
     "adagrad lr 0.2 (paper)": {"train": {"optimizer": "adagrad", "lr": 0.2}},
     "adam lr 2e-3": {"train": {"optimizer": "adam", "lr": 2e-3}},
 }
+TRAINING_COMPARISONS = {"softmax": SOFTMAX_VARIANTS, "optimizer": OPTIMIZER_VARIANTS, "lstm": LSTM_VARIANTS}
+

@@ -92,6 +92,8 @@ class CharCNN(nn.Module):
         # Returns
         (B, T, proj_dim) float. Pad tokens (all-zero ids) get a constant vector; callers mask.
         """
+        if not torch.compiler.is_compiling():  # a data-dependent width would recompile
+            char_ids = trim_char_width(char_ids, self.max_width)
         b, t, w = char_ids.shape
         # (B*T, W, char_dim) -> (B*T, char_dim, W): Conv1d wants channels before positions.
         chars = self.embedding(char_ids.reshape(b * t, w)).transpose(1, 2)
@@ -102,3 +104,36 @@ class CharCNN(nn.Module):
         features = [self.activation(conv(chars).amax(dim=-1)) for conv in self.convs]
         x = self.highway(torch.cat(features, dim=-1))
         return self.projection(x).reshape(b, t, self.output_dim)
+
+
+def trim_char_width(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
+    """(B, T, W) -> (B, T, W') with the pad columns the CharCNN's output cannot depend on cut.
+
+    Keeping W' = min(W, L + max_width), L the longest token (its last non-pad column + 1), is
+    exact: every window that overlaps a real character is kept, and each token keeps at least
+    one all-pad window wherever it had one (all-pad windows have one value: the conv bias,
+    the pad embedding being zero), so every max over positions is unchanged. Tokens are mostly
+    far shorter than `max_chars`, so this cuts most of the convolutions' work.
+    """
+    used = (char_ids != PAD_ID).flatten(0, -2).any(dim=0)  # (W,) columns holding any character
+    length = int(used.nonzero().max()) + 1 if used.any() else 0
+    return char_ids[..., : min(char_ids.shape[-1], length + max_width)]
+
+
+def unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`torch.unique(rows, dim=0, return_inverse=True)` for a (N, W) integer tensor, faster.
+
+    torch.unique(dim=0) on CPU compares rows one pair at a time (thousands of tiny ops per
+    batch); here a lexicographic order comes from W stable sorts, last column first. Same
+    output: the distinct rows in lexicographic order, and for each row its index among them.
+    """
+    order = torch.arange(rows.shape[0], device=rows.device)
+    for c in reversed(range(rows.shape[1])):
+        order = order[torch.sort(rows[order, c], stable=True).indices]
+    ranked = rows[order]
+    first = torch.ones(rows.shape[0], dtype=torch.bool, device=rows.device)  # (N,) starts a new row
+    first[1:] = (ranked[1:] != ranked[:-1]).any(dim=1)
+    inverse = torch.empty_like(order)
+    inverse[order] = first.cumsum(0) - 1
+    return ranked[first], inverse
+

@@ -3,7 +3,8 @@
 Two separate LMs share the char-CNN token encoder and the softmax head, nothing else:
     forward LM  p(t_{k+1} | t_1 .. t_k)  reads left to right,
     backward LM p(t_{k-1} | t_k .. t_N)  reads right to left.
-Each direction is a stack of single-layer LSTMPs (`nn.LSTM(proj_size=...)`), with a residual
+Each direction is a stack of single-layer LSTMs (the paper's LSTMP, `nn.LSTM(proj_size=...)`, or
+an LSTM with its projection outside the recurrence, see `elmo.bilm.recurrence`), with a residual
 connection from layer 2 up, so no layer ever sees the other direction or its own target (the
 seed's single bidirectional 2-layer LSTM leaked both).
 
@@ -24,7 +25,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from elmo.bilm.layers import CharCNN
+from elmo.bilm.layers import CharCNN, trim_char_width, unique_rows
+from elmo.bilm.recurrence import make_lstm
 from elmo.bilm.softmax import make_softmax
 from elmo.core.config import Config, ModelConfig
 from elmo.data.text import TextEncoder
@@ -66,11 +68,11 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class BiLM(nn.Module):
-    """Char-CNN encoder, separate forward/backward LSTMP stacks, one shared softmax head.
+    """Char-CNN encoder, separate forward/backward LSTM stacks, one shared softmax head.
 
     # Parameters
-    cfg : sizes (char CNN, `lstm_layers` x nn.LSTM(proj_dim, lstm_dim, proj_size=proj_dim),
-        dropout, softmax kind).
+    cfg : sizes (char CNN, `lstm_layers` layers of `cfg.recurrence` from proj_dim through
+        lstm_dim back to proj_dim, dropout, softmax kind).
     n_tokens : token vocabulary size (softmax output).
     n_chars : character vocabulary size.
 
@@ -92,8 +94,8 @@ class BiLM(nn.Module):
         self.n_chars = n_chars
         p = cfg.proj_dim
         self.token_encoder = CharCNN(n_chars, cfg.char_dim, cfg.filters, cfg.highway_layers, p)
-        self.forward_lstms = nn.ModuleList(_lstmp(cfg) for _ in range(cfg.lstm_layers))
-        self.backward_lstms = nn.ModuleList(_lstmp(cfg) for _ in range(cfg.lstm_layers))
+        self.forward_lstms = nn.ModuleList(_lstm(cfg) for _ in range(cfg.lstm_layers))
+        self.backward_lstms = nn.ModuleList(_lstm(cfg) for _ in range(cfg.lstm_layers))
         self.dropout = nn.Dropout(cfg.dropout)
         self.softmax = make_softmax(cfg, n_tokens, p)
         self.encoder: TextEncoder | None = None  # set by `from_pretrained`
@@ -189,9 +191,10 @@ class BiLM(nn.Module):
         the spelling alone, so encoding each distinct row once and gathering is exact and cuts
         the encoder's cost by the repetition factor (2-3x on petitions batches).
         """
+        char_ids = trim_char_width(char_ids, self.token_encoder.max_width)  # exact, fewer columns
         b, t, w = char_ids.shape
         # (B*T, W) rows -> (U, W) distinct rows and, per position, the index of its row.
-        uniq, inverse = torch.unique(char_ids.reshape(b * t, w), dim=0, return_inverse=True)
+        uniq, inverse = unique_rows(char_ids.reshape(b * t, w))
         return self.token_encoder(uniq[None])[0][inverse].view(b, t, -1)
 
     def _run_stack(self, lstms: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
@@ -268,15 +271,9 @@ class BiLM(nn.Module):
         return model.eval()
 
 
-def _lstmp(cfg: ModelConfig) -> nn.LSTM:
-    """One single-layer LSTM with projection; biases zero except forget gates (+1)."""
-    lstm = nn.LSTM(cfg.proj_dim, cfg.lstm_dim, proj_size=cfg.proj_dim, batch_first=True)
-    with torch.no_grad():
-        lstm.bias_ih_l0.zero_()
-        lstm.bias_hh_l0.zero_()
-        # Gate order in PyTorch is (input, forget, cell, output): the second block.
-        lstm.bias_ih_l0[cfg.lstm_dim : 2 * cfg.lstm_dim].fill_(1.0)
-    return lstm
+def _lstm(cfg: ModelConfig) -> nn.LSTM:
+    """One layer of the configured recurrence, proj_dim -> proj_dim (see `elmo.bilm.recurrence`)."""
+    return make_lstm(cfg.recurrence, cfg.proj_dim, cfg.lstm_dim, cfg.proj_dim)
 
 
 def _check_right_padded(mask: torch.Tensor) -> None:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from elmo.bilm.cross_entropy import cross_entropy
 from elmo.core.config import ModelConfig
 
 
@@ -71,6 +72,35 @@ class AdaptiveSoftmax(SoftmaxHead):
             return self.asm.log_prob(hidden.float())
 
 
+class FastAdaptiveSoftmax(AdaptiveSoftmax):
+    """`AdaptiveSoftmax` (same weights, same exact likelihood) with a fast training forward.
+
+    The reference runs `nn.AdaptiveLogSoftmaxWithLoss` in fp32 (fp32 matmuls, an fp32 (N, V_head)
+    log-softmax whose autograd keeps full-size copies, a mask and copy per cluster). This head
+    holds the same module, so artifacts load into either, and computes the same NLL with the
+    head and tail matmuls in the autocast dtype (bf16 on CPU), the log-softmax in fp32
+    (`cross_entropy`), one bucketize for the clusters and one gather per tail. Without autocast
+    every step is fp32 and it equals `nn.AdaptiveLogSoftmaxWithLoss` to rounding.
+    """
+
+    def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        asm = self.asm
+        cutoffs = asm.cutoffs  # [c_1, ..., c_k, V]: the head holds ids < c_1, tail i [c_i, c_{i+1})
+        bounds = torch.tensor(cutoffs[:-1], device=targets.device)
+        # (N,) 0 for a head target, i for one in tail i (i >= 1).
+        cluster = torch.bucketize(targets, bounds, right=True)
+        # The head scores its shortlist and one logit per tail cluster (after the shortlist).
+        head_target = torch.where(cluster == 0, targets, asm.shortlist_size - 1 + cluster)
+        nll = cross_entropy(asm.head(hidden), head_target)
+        for i, tail in enumerate(asm.tail):
+            rows = (cluster == i + 1).nonzero().squeeze(1)
+            if rows.numel():
+                # (n_i, D) -> (n_i, D / div^i) -> (n_i, c_{i+1} - c_i) logits within the cluster.
+                tail_nll = cross_entropy(tail(hidden[rows]), targets[rows] - cutoffs[i])
+                nll = nll.index_add(0, rows, tail_nll)
+        return nll
+
+
 class SampledSoftmax(SoftmaxHead):
     """Sampled softmax (Jean et al. 2015) as bilm-tf's `tf.nn.sampled_softmax_loss`.
 
@@ -122,15 +152,21 @@ class SampledSoftmax(SoftmaxHead):
         return F.linear(hidden, self.weight, self.bias).float()
 
 
+SOFTMAXES = ("full", "adaptive", "adaptive-torch", "sampled")
+
+
 def make_softmax(cfg: ModelConfig, vocab_size: int, dim: int) -> SoftmaxHead:
-    """The head named by `cfg.softmax` ("full", "adaptive" or "sampled")."""
+    """The head named by `cfg.softmax`: "full", "adaptive" (`FastAdaptiveSoftmax`),
+    "adaptive-torch" (the same weights through `nn.AdaptiveLogSoftmaxWithLoss` in fp32, the
+    reference and the seed of this repo's first runs) or "sampled"."""
     if cfg.softmax == "full":
         return FullSoftmax(dim, vocab_size)
-    if cfg.softmax == "adaptive":
+    if cfg.softmax in ("adaptive", "adaptive-torch"):
         if not any(0 < c < vocab_size for c in cfg.adaptive_cutoffs):
             # Every cutoff is beyond this (small) vocabulary: one cluster is a full softmax.
             return FullSoftmax(dim, vocab_size)
-        return AdaptiveSoftmax(dim, vocab_size, cfg.adaptive_cutoffs)
+        head = FastAdaptiveSoftmax if cfg.softmax == "adaptive" else AdaptiveSoftmax
+        return head(dim, vocab_size, cfg.adaptive_cutoffs)
     if cfg.softmax == "sampled":
         return SampledSoftmax(dim, vocab_size, cfg.sampled_negatives)
-    raise ValueError(f"unknown softmax {cfg.softmax!r}; choose 'full', 'adaptive' or 'sampled'")
+    raise ValueError(f"unknown softmax {cfg.softmax!r}; choose one of {SOFTMAXES}")

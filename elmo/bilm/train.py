@@ -14,6 +14,7 @@ import math
 import random
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -105,10 +106,31 @@ class BiLMTask(pl.LightningModule):
     def configure_optimizers(self):
         c = self.train_cfg
         if c.optimizer == "adagrad":  # bilm-tf: Adagrad, lr 0.2, accumulators started at 1.0
-            return torch.optim.Adagrad(self.parameters(), lr=c.lr, initial_accumulator_value=1.0)
-        if c.optimizer == "adam":
-            return torch.optim.Adam(self.parameters(), lr=c.lr)
-        raise ValueError(f"unknown optimizer {c.optimizer!r}: use 'adagrad' or 'adam'")
+            opt = torch.optim.Adagrad(self.parameters(), lr=c.lr, initial_accumulator_value=1.0)
+        elif c.optimizer == "adam":
+            opt = torch.optim.Adam(self.parameters(), lr=c.lr)
+        else:
+            raise ValueError(f"unknown optimizer {c.optimizer!r}: use 'adagrad' or 'adam'")
+        if c.lr_schedule == "constant":
+            return opt
+        if c.lr_schedule != "linear":
+            raise ValueError(f"unknown lr_schedule {c.lr_schedule!r}: use 'constant' or 'linear'")
+        total = max(1, self.steps_per_epoch() * c.max_epochs)
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, partial(linear_schedule, warmup=c.warmup_steps, total=total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch, from the config (not from `max_steps`, which an
+        interrupted or capped run sets: the schedule must not depend on where a run stops)."""
+        n = len(self.trainer.datamodule.train_dataloader())
+        limit = self.train_cfg.limit_train_batches
+        return min(n, limit) if isinstance(limit, int) else int(n * limit)
+
+
+def linear_schedule(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor at `step`: linear warm-up over `warmup` steps, then linear decay to 0 at `total`."""
+    return min(1.0, (step + 1) / max(1, warmup)) * max(0.0, 1.0 - step / total)
 
 
 def perplexities(sums: dict) -> dict[str, float]:
@@ -230,6 +252,8 @@ def completed(trainer: pl.Trainer) -> bool:
 def config_hash(cfg: Config) -> str:
     """What must match to resume: corpus, data, model and seed (not epochs or time limits)."""
     key = [CACHE_VERSION, asdict(cfg.data), asdict(cfg.model), cfg.train.optimizer, cfg.train.lr, cfg.seed]
+    if cfg.train.lr_schedule != "constant":  # (kept out of the key otherwise: earlier runs resume)
+        key.append([cfg.train.lr_schedule, cfg.train.warmup_steps, cfg.train.max_epochs])
     key = json.dumps(key, sort_keys=True)
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 

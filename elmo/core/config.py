@@ -45,10 +45,14 @@ class ModelConfig:
     filters: tuple[tuple[int, int], ...] = ((1, 32), (2, 32), (3, 64), (4, 128), (5, 256))
     highway_layers: int = 2
     proj_dim: int = 128  # token-encoder output = LSTM projection size (layer 0 is tiled to 2x)
-    lstm_dim: int = 512  # LSTM cell size; `nn.LSTM(proj_size=proj_dim)` gives the LSTMP
+    lstm_dim: int = 512  # LSTM cell size
     lstm_layers: int = 2
+    # "lstmp": the paper's nn.LSTM(proj_size=proj_dim) (cuDNN has it; artifacts saved before this
+    # field existed are LSTMPs). "lstm": nn.LSTM(lstm_dim) + a Linear to proj_dim outside the
+    # recurrence, which CPU PyTorch runs through oneDNN in bf16 (see elmo/bilm/recurrence.py).
+    recurrence: str = "lstmp"
     dropout: float = 0.1
-    softmax: str = "adaptive"  # "full", "adaptive" or "sampled"
+    softmax: str = "adaptive"  # "full", "adaptive" (bf16 matmuls), "adaptive-torch" (fp32) or "sampled"
     adaptive_cutoffs: tuple[int, ...] = (2000, 8000)
     sampled_negatives: int = 1024
 
@@ -63,6 +67,10 @@ class TrainConfig:
     # 627 (Adagrad 0.2); `python -m elmo.bench --compare optimizer`. The gpu profile keeps Adagrad.
     optimizer: str = "adam"
     lr: float = 2e-3
+    # "constant", or "linear": warm up over `warmup_steps`, then decay linearly to 0 at the last
+    # step of `max_epochs` (a run that knows its length ends with a small learning rate).
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
     grad_clip: float = 10.0
     max_epochs: int = 2  # cpu: 2 epochs over 2.47 M tokens, ~15-20 min on 2 idle cores
     # A wall-clock cap makes the result depend on the machine's load, so it is off by default:
@@ -226,6 +234,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "filters": ((1, 8), (2, 8), (3, 16)),
             "proj_dim": 32,
             "lstm_dim": 64,
+            "recurrence": "lstm",
             "adaptive_cutoffs": (200, 800),
             "sampled_negatives": 64,
         },
@@ -246,7 +255,9 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # ~1,000 eojeols per task over 3 folds
         "probe": {"folds": 3, "max_sentences": 120, "min_class_count": 5},
     },
-    "cpu": {},
+    "cpu": {
+        "model": {"recurrence": "lstm"},
+    },
     # The paper's shape (char-CNN 2048 filters, LSTMP 4096/512 x 2, 10 epochs): 98.8 M parameters
     # here with the adaptive softmax over 50k types. The full downloadable corpus (`make data`:
     # 25 petition months + 700 Wikipedia files) is ~233 M morpheme tokens (estimated from the

@@ -37,7 +37,10 @@ STAGES = {
     "senses": SensesResults,
     "probing": ProbeResults,
 }
-OTHER_FILES = {"notebook_times": "notebook_times.json", "tradeoff": "tradeoff.json", "corpus_mix": "corpus_mix.json"}
+# Written by command lines, not notebooks: the bench (`python -m elmo.bench --compare step`), the
+# trade-off, the corpus comparison, and the runner's notebook times.
+OTHER_FILES = {"bench": "bench_results.json", "notebook_times": "notebook_times.json", "tradeoff": "tradeoff.json",
+               "corpus_mix": "corpus_mix.json"}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
@@ -83,6 +86,25 @@ def pretrain_markdown(p: dict) -> str:
     rows.append(f"biLM: {p['parameters'] / 1e6:.1f} M parameters, vocabulary {p['vocab']:,}, "
                 f"{p['biLM']['epochs']} epochs ({p['biLM']['global_step']:,} steps) in {minutes:.0f} min. "
                 "Seed's reported train loss 0.343 (perplexity 1.4) came from a leaking LM and is not comparable.")  # fmt: skip
+    return "\n".join(rows)
+
+
+def bench_markdown(b: dict) -> str:
+    """`python -m elmo.bench --compare step`: the configuration before issue 14 against the profile's."""
+    rows = ["| configuration | recurrence | softmax | tokens/s | GFLOP/step | GFLOP/s | of bf16 peak | "
+            "encoder | LSTMs | softmax | optimizer |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, r in (("before (LSTMP, fp32 softmax)", b["before"]), ("now (this profile)", b["after"])):
+        parts = r["seconds_by_part"]
+        total = sum(parts.values())
+        shares = " | ".join(f"{parts[k] / total:.0%}" for k in ("encoder", "lstm", "softmax", "optimizer"))
+        rows.append(f"| {name} | {r['recurrence']} | {r['softmax']} | {r['tokens_per_s']:,.0f} | {r['gflop_per_step']:.1f} | "
+                    f"{r['achieved_gflops']:.0f} | {r['fraction_of_bf16_peak']:.1%} | {shares} |")  # fmt: skip
+    peak = b["peak_gflops"]
+    rows.append("")
+    rows.append(f"Speed-up **{b['speedup']:.2f}x** on one batch of {b['batch'][0]} x {b['batch'][1]} tokens, both timed in "
+                f"one run on {b['after']['threads']} threads; matmul peak measured in that run: fp32 {peak['fp32']:.0f}, "
+                f"bf16 {peak['bf16']:.0f} GFLOP/s. FLOPs are matmul and convolution FLOPs, the LSTMs' counted "
+                "analytically (`torch.utils.flop_counter` does not see oneDNN's LSTM); the parts are each timed alone.")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -162,6 +184,8 @@ def corpus_mix_markdown(record: dict) -> str:
 SECTIONS = (
     ("pretrain", lambda p: "**biLM perplexity** on held-out petitions (per token, pads excluded; "
      "[figure](figures/02_perplexity.png), [curves](figures/02_learning_curves.png)):", pretrain_markdown),
+    ("bench", lambda b: "**Training-step speed** of the biLM (`python -m elmo.bench --profile cpu --compare step`; "
+     "time by part as shares of their sum):", bench_markdown),
     ("finetune", lambda f: "**KLUE YNAT** (full official dev set, 9,107 headlines; selection on a 10 % holdout "
      "of train; mean ± std over seeds; [figure](figures/03_results.png), "
      "[confusions](figures/03_confusion.png)):", finetune_markdown),

@@ -1,12 +1,13 @@
 """Run by tests/bilm/test_train.py: two CPU processes (gloo) train one biLM under Lightning's DDP.
 
+    python tests/bilm/ddp_train.py OUT [RECURRENCE|-] [GLOBAL_BATCH]
+
 Each rank saves its final weights; the test checks they are identical across ranks. With a
-third argument G, the config asks for a global batch of G sentences per optimizer step, and each
-rank also records what it saw: world size, accumulation, sentences per batch, optimizer steps.
+global batch G, the config asks for G sentences per optimizer step, and each rank also records
+what it saw: world size, accumulation, sentences per batch, optimizer steps.
 """
 
 import json
-
 import sys
 from pathlib import Path
 
@@ -40,7 +41,9 @@ class SaveWeights(Callback):
 if __name__ == "__main__":
     out = Path(sys.argv[1])
     torch.set_num_threads(1)
-    cfg = tiny_config(max_epochs=1, global_batch_size=int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    recurrence = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None
+    global_batch = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    cfg = tiny_config(recurrence, max_epochs=1, global_batch_size=global_batch)
     callbacks_extra = [SaveWeights(out)]
     pretrain(
         cfg, out=out, corpus=synthetic_corpus(n_eval=64), accelerator="cpu", devices=2, strategy="ddp",

@@ -1,6 +1,7 @@
 """The benchmark runs end to end on the tiny profile and reports consistent figures."""
 
-from elmo.bilm.bench import bench, synthetic_batch
+from elmo.bilm.bench import BEFORE_ISSUE_14, bench, compare_step, synthetic_batch
+from elmo.bilm.recurrence import lstm_flops
 
 
 def test_synthetic_batch_repeats_spellings_like_text():
@@ -25,3 +26,25 @@ def test_peak_ceiling_is_amdahls_law():
     assert abs(peak_ceiling(1.0, 240.0, 960.0) - 0.25) < 1e-12  # all of it at the fp32 peak
     # Half the FLOPs at a quarter of the speed: time 0.5 * 4 + 0.5 = 2.5 units -> 40 %.
     assert abs(peak_ceiling(0.5, 240.0, 960.0) - 0.4) < 1e-12
+
+
+def test_compare_step_times_today_and_now_on_one_batch():
+    r = compare_step("tiny", batch=4, length=8, repeats=1)
+    before, after = r["before"], r["after"]
+    assert before["recurrence"] == BEFORE_ISSUE_14["model"]["recurrence"] == "lstmp"
+    assert before["softmax"] == "adaptive-torch" and after["recurrence"] == "lstm"
+    assert before["batch"] == after["batch"] == [4, 8]
+    assert r["speedup"] == after["tokens_per_s"] / before["tokens_per_s"]
+    for x in (before, after):
+        assert x["peak_gflops"] == r["peak_gflops"]
+        assert abs(x["fraction_of_bf16_peak"] - x["achieved_gflops"] / r["peak_gflops"]["bf16"]) < 1e-12
+
+
+def test_lstm_flops_are_counted_analytically_where_the_counter_is_blind():
+    """oneDNN's fused LSTM is invisible to FlopCounterMode: only the outside projection is seen."""
+    r = bench("tiny", batch=4, length=8, repeats=1)
+    m = r["model"]
+    analytic = 4 * lstm_flops("lstm", m["proj_dim"], m["lstm_dim"], m["proj_dim"], 4 * 8) / 1e9
+    projection = 4 * 3 * 2 * m["lstm_dim"] * m["proj_dim"] * 4 * 8 / 1e9
+    assert abs(r["lstm_gflop_counted"] - projection) < 1e-9
+    assert abs(r["lstm_flop_share"] * r["gflop_per_step"] - analytic) < 1e-9

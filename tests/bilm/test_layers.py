@@ -2,7 +2,8 @@
 
 import torch
 
-from elmo.bilm.layers import CharCNN, Highway
+import elmo.bilm.layers
+from elmo.bilm.layers import CharCNN, Highway, trim_char_width, unique_rows
 
 
 def _cnn(**kw) -> CharCNN:
@@ -43,3 +44,27 @@ def test_highway_starts_near_identity():
     x = torch.randn(100, 16)
     gate = torch.sigmoid(hw.layers[0](x)[:, 16:])
     assert 0.05 < gate.mean().item() < 0.25  # mostly carry: sigmoid(-2) ~ 0.12
+
+
+def test_trimming_pad_columns_leaves_the_char_cnn_output_unchanged(monkeypatch):
+    cnn = _cnn(filters=((1, 4), (2, 4), (3, 8), (5, 8))).eval()
+    torch.manual_seed(1)
+    chars = torch.zeros(4, 6, 16, dtype=torch.long)
+    lengths = torch.randint(1, 5, (4, 6))
+    for b in range(4):
+        for t in range(6):
+            chars[b, t, : lengths[b, t]] = torch.randint(1, 30, (int(lengths[b, t]),))
+    chars[0, 0, :9] = torch.randint(1, 30, (9,))  # one longer token sets the kept width
+    assert trim_char_width(chars, 5).shape[-1] == 9 + 5
+    trimmed = cnn(chars)
+    monkeypatch.setattr(elmo.bilm.layers, "trim_char_width", lambda c, w: c)  # the full 16 columns
+    assert torch.equal(trimmed, cnn(chars))
+
+
+def test_unique_rows_equals_torch_unique():
+    torch.manual_seed(0)
+    rows = torch.randint(0, 3, (300, 4))
+    uniq, inverse = unique_rows(rows)
+    want_uniq, want_inverse = torch.unique(rows, dim=0, return_inverse=True)
+    assert torch.equal(uniq, want_uniq) and torch.equal(inverse, want_inverse)
+    assert torch.equal(uniq[inverse], rows)

@@ -5,9 +5,12 @@ import json
 
 import pytest
 import torch
+from torch.profiler import ProfilerActivity, profile
 from lm_fixtures import TOY_SENTENCES, toy_model_config
 
 from elmo.bilm.model import BiLM, reverse_padded
+from elmo.bilm.recurrence import RECURRENCES, ProjectedLSTM
+from elmo.core.config import get_config
 from elmo.data.text import PAD_ID, TextEncoder, TokenizerSettings
 
 SENTENCES = TOY_SENTENCES
@@ -17,6 +20,12 @@ CFG = toy_model_config()  # dropout 0.3: eval-mode and frozen-biLM tests see it
 @pytest.fixture(scope="module")
 def encoder() -> TextEncoder:
     return TextEncoder.build(SENTENCES, TokenizerSettings(tokenizer="eojeol"), min_freq=1)
+
+
+@pytest.fixture(params=RECURRENCES)
+def recurrence(request) -> str:
+    """Every test that takes this runs for each recurrence (LSTMP and LSTM + outside projection)."""
+    return request.param
 
 
 def _model(encoder, seed=0, **overrides) -> BiLM:
@@ -49,12 +58,17 @@ def test_reverse_padded_reverses_within_length():
     assert torch.equal(reverse_padded(out, torch.tensor([3, 2])), x)  # its own inverse
 
 
-def test_architecture_has_separate_unidirectional_stacks(encoder):
-    model = _model(encoder)
+def test_architecture_has_separate_unidirectional_stacks(encoder, recurrence):
+    model = _model(encoder, recurrence=recurrence)
     for stack in (model.forward_lstms, model.backward_lstms):
         assert len(stack) == CFG.lstm_layers
         for lstm in stack:
-            assert lstm.num_layers == 1 and not lstm.bidirectional and lstm.proj_size == 16
+            assert lstm.num_layers == 1 and not lstm.bidirectional
+            if recurrence == "lstmp":
+                assert lstm.proj_size == 16
+            else:  # the projection is outside the recurrence, so oneDNN can run the LSTM
+                assert isinstance(lstm, ProjectedLSTM) and lstm.proj_size == 0
+                assert lstm.hidden_size == 32 and lstm.proj.out_features == 16
     fwd = {id(p) for p in model.forward_lstms.parameters()}
     assert not fwd & {id(p) for p in model.backward_lstms.parameters()}
 
@@ -72,9 +86,9 @@ def test_forward_output_layers(encoder):
     assert torch.allclose(out.layers[0][mask], torch.cat([x, x], -1)[mask], atol=1e-6)
 
 
-def test_forward_lm_is_causal(encoder):
+def test_forward_lm_is_causal(encoder, recurrence):
     """Tokens after t never change the forward LM at <= t; this fails for the seed's biLSTM."""
-    model = _model(encoder).eval()
+    model = _model(encoder, recurrence=recurrence).eval()
     char_ids, _, mask = _batch(encoder, [SENTENCES[3]])
     fwd, _ = model.direction_log_probs(char_ids, mask)
     layers = model(char_ids, mask).layers
@@ -89,9 +103,9 @@ def test_forward_lm_is_causal(encoder):
                 assert torch.equal(h[0, : t + 1, :16], h2[0, : t + 1, :16])
 
 
-def test_backward_lm_is_causal(encoder):
+def test_backward_lm_is_causal(encoder, recurrence):
     """Tokens before t never change the backward LM at >= t."""
-    model = _model(encoder).eval()
+    model = _model(encoder, recurrence=recurrence).eval()
     char_ids, _, mask = _batch(encoder, [SENTENCES[3]])
     _, bwd = model.direction_log_probs(char_ids, mask)
     n = int(mask.sum())
@@ -102,13 +116,13 @@ def test_backward_lm_is_causal(encoder):
             assert torch.equal(bwd[0, t:n], bwd2[0, t:n])
 
 
-def test_no_direction_sees_the_token_it_predicts(encoder):
+def test_no_direction_sees_the_token_it_predicts(encoder, recurrence):
     """The seed's leak: its 'forward' prediction of t+1 had read t+1 through the backward half.
 
     Here the forward log-prob at t ignores token t+1 and the backward one at t ignores token t-1,
     while each does read its own position (so the check is not vacuous).
     """
-    model = _model(encoder).eval()
+    model = _model(encoder, recurrence=recurrence).eval()
     char_ids, _, mask = _batch(encoder, [SENTENCES[1]])
     fwd, bwd = model.direction_log_probs(char_ids, mask)
     t = 2
@@ -141,8 +155,8 @@ def test_nll_targets_are_next_and_previous_tokens(encoder):
     assert torch.allclose(out["loss"], mean)
 
 
-def test_padding_does_not_change_real_positions(encoder):
-    model = _model(encoder).eval()
+def test_padding_does_not_change_real_positions(encoder, recurrence):
+    model = _model(encoder, recurrence=recurrence).eval()
     alone = model(*_batch(encoder, [SENTENCES[2]])[::2])
     char_ids, _, mask = _batch(encoder, [SENTENCES[2], SENTENCES[3]])
     padded = model(char_ids, mask)
@@ -170,9 +184,9 @@ def test_dropout_off_in_eval_is_deterministic(encoder):
     assert torch.equal(model.nll(*batch)["loss"], model.nll(*batch)["loss"])
 
 
-@pytest.mark.parametrize("softmax", ["full", "adaptive"])
-def test_overfits_one_batch(encoder, softmax):
-    model = _model(encoder, dropout=0.0, softmax=softmax)
+@pytest.mark.parametrize("softmax", ["full", "adaptive", "adaptive-torch"])
+def test_overfits_one_batch(encoder, softmax, recurrence):
+    model = _model(encoder, dropout=0.0, softmax=softmax, recurrence=recurrence, adaptive_cutoffs=(8, 20))
     batch = _batch(encoder, SENTENCES)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(150):
@@ -198,8 +212,8 @@ def _trained(encoder, **overrides) -> BiLM:
 
 
 @pytest.mark.parametrize("softmax", ["full", "adaptive", "sampled"])
-def test_round_trip_reproduces_outputs_exactly(encoder, tmp_path, monkeypatch, softmax):
-    model = _trained(encoder, softmax=softmax).eval()
+def test_round_trip_reproduces_outputs_exactly(encoder, tmp_path, monkeypatch, softmax, recurrence):
+    model = _trained(encoder, softmax=softmax, recurrence=recurrence, adaptive_cutoffs=(8, 20)).eval()
     model.save_pretrained(tmp_path, encoder, extra={"valid_ppl": 12.5})
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "config.json", "encoder.json", "model.safetensors"]
@@ -301,3 +315,34 @@ def test_encoding_each_distinct_spelling_once_is_exact():
     chars[:, 3] = chars[0, 0]  # repeated spellings, as in real text
     direct = model.token_encoder(chars)
     assert torch.allclose(model.encode_tokens(chars), direct, atol=1e-6)
+
+
+def test_artifact_saved_before_the_recurrence_option_loads_as_lstmp(encoder, tmp_path):
+    """Artifacts written before `ModelConfig.recurrence` existed hold LSTMPs and still load."""
+    model = _trained(encoder, recurrence="lstmp").eval()
+    model.save_pretrained(tmp_path, encoder)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["model"]["recurrence"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = BiLM.from_pretrained(tmp_path)
+    assert loaded.cfg.recurrence == "lstmp" and loaded.forward_lstms[0].proj_size == CFG.proj_dim
+    batch = _batch(encoder, SENTENCES[:3])
+    assert torch.equal(model.nll(*batch)["loss"], loaded.nll(*batch)["loss"])
+
+
+def test_cpu_default_runs_its_lstms_through_onednn():
+    """The cpu profile's recurrence must take oneDNN's fused bf16 LSTM (`mkldnn_rnn_layer`),
+    forward and backward; a change that falls back to the slow path (proj_size, packed input,
+    a Python loop over cells) fails here."""
+    torch.manual_seed(0)
+    cfg = get_config("cpu").model
+    model = BiLM(cfg, 60, 40).train()
+    chars = torch.randint(4, 40, (2, 6, 8))
+    chars[..., 6:] = PAD_ID
+    tokens, mask = torch.randint(4, 60, (2, 6)), torch.ones(2, 6, dtype=torch.bool)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model.nll(chars, tokens, mask)["loss"]
+        loss.backward()
+    names = {e.key for e in prof.key_averages()}
+    assert "aten::mkldnn_rnn_layer" in names and "aten::mkldnn_rnn_layer_backward" in names

@@ -5,8 +5,10 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
-from elmo.bilm.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax, make_softmax
+from elmo.bilm.cross_entropy import cross_entropy
+from elmo.bilm.softmax import AdaptiveSoftmax, FastAdaptiveSoftmax, FullSoftmax, SampledSoftmax, make_softmax
 from elmo.core.config import ModelConfig
 
 V, D = 50, 16
@@ -16,12 +18,13 @@ def _heads():
     torch.manual_seed(0)
     return {
         "full": FullSoftmax(D, V),
-        "adaptive": AdaptiveSoftmax(D, V, (10, 30, 500)),
+        "adaptive": FastAdaptiveSoftmax(D, V, (10, 30, 500)),
+        "adaptive-torch": AdaptiveSoftmax(D, V, (10, 30, 500)),
         "sampled": SampledSoftmax(D, V, n_negatives=8),
     }
 
 
-@pytest.mark.parametrize("kind", ["full", "adaptive", "sampled"])
+@pytest.mark.parametrize("kind", ["full", "adaptive", "adaptive-torch", "sampled"])
 def test_eval_nll_is_exact_full_softmax(kind):
     head = _heads()[kind].eval()
     hidden, targets = torch.randn(20, D), torch.randint(0, V, (20,))
@@ -39,19 +42,58 @@ def test_adaptive_cutoffs_filtered_and_fallback():
     cfg = ModelConfig(softmax="adaptive", adaptive_cutoffs=(2000, 8000))
     assert isinstance(make_softmax(cfg, V, D), FullSoftmax)  # no cutoff below V
     cfg = dataclasses.replace(cfg, adaptive_cutoffs=(20, 8000))
-    assert isinstance(make_softmax(cfg, V, D), AdaptiveSoftmax)
+    assert isinstance(make_softmax(cfg, V, D), FastAdaptiveSoftmax)
+    reference = make_softmax(dataclasses.replace(cfg, softmax="adaptive-torch"), V, D)
+    assert type(reference) is AdaptiveSoftmax
     assert isinstance(make_softmax(ModelConfig(softmax="sampled"), V, D), SampledSoftmax)
     with pytest.raises(ValueError, match="unknown softmax"):
         make_softmax(ModelConfig(softmax="hierarchical"), V, D)
 
 
-def test_adaptive_runs_under_cpu_autocast():
-    head = _heads()["adaptive"]
+@pytest.mark.parametrize("kind", ["adaptive", "adaptive-torch"])
+def test_adaptive_runs_under_cpu_autocast(kind):
+    head = _heads()[kind]
     hidden, targets = torch.randn(20, D), torch.randint(0, V, (20,))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         nll = head(hidden.bfloat16(), targets)
     assert nll.dtype == torch.float32
-    assert torch.allclose(nll, head(hidden.bfloat16().float(), targets))
+    # The fast head's matmuls run in bf16 (~3 significant digits), the reference's in fp32.
+    tol = 0.05 if kind == "adaptive" else 1e-6
+    assert torch.allclose(nll, head(hidden.bfloat16().float(), targets), atol=tol, rtol=tol)
+
+
+def test_fast_adaptive_equals_torch_adaptive_in_fp32():
+    """Same weights: log-probs, NLLs and every gradient equal nn.AdaptiveLogSoftmaxWithLoss's."""
+    torch.manual_seed(0)
+    fast = FastAdaptiveSoftmax(D, V, (10, 30))
+    torch_head = nn.AdaptiveLogSoftmaxWithLoss(D, V, [10, 30], div_value=4.0)
+    torch_head.load_state_dict(fast.asm.state_dict())
+    hidden = torch.randn(64, D, requires_grad=True)
+    targets = torch.cat([torch.arange(V), torch.randint(0, V, (14,))])  # every cluster, every id
+    assert torch.allclose(fast.log_prob(hidden), torch_head.log_prob(hidden), atol=1e-6)
+    nll, want = fast(hidden, targets), -torch_head(hidden, targets).output
+    assert torch.allclose(nll, want, atol=1e-6)
+    grads = torch.autograd.grad(nll.sum(), [hidden, *fast.parameters()])
+    wants = torch.autograd.grad(want.sum(), [hidden, *torch_head.parameters()])
+    for g, w in zip(grads, wants):
+        assert torch.allclose(g, w, atol=1e-6)
+
+
+def test_low_precision_cross_entropy_matches_fp32_library():
+    """bf16 logits: the NLL and its gradient equal F.cross_entropy's on the same values in fp32."""
+    torch.manual_seed(0)
+    logits = (torch.randn(600, 70) * 4).bfloat16().requires_grad_()  # 600 rows: several blocks
+    targets = torch.randint(0, 70, (600,))
+    weights = torch.rand(600)
+    nll = cross_entropy(logits, targets)
+    assert nll.dtype == torch.float32
+    ref_logits = logits.detach().float().requires_grad_()
+    ref = torch.nn.functional.cross_entropy(ref_logits, targets, reduction="none")
+    assert torch.allclose(nll, ref, atol=1e-5)
+    (grad,) = torch.autograd.grad((nll * weights).sum(), logits)
+    (ref_grad,) = torch.autograd.grad((ref * weights).sum(), ref_logits)
+    assert grad.dtype == torch.bfloat16
+    assert torch.allclose(grad.float(), ref_grad, atol=1e-2 * ref_grad.abs().max().item())
 
 
 def test_log_uniform_sampler_matches_zipf():

@@ -11,7 +11,8 @@ import torch
 from lm_fixtures import synthetic_corpus, tiny_config
 
 from elmo.bilm.model import BiLM
-from elmo.bilm.train import batch_plan, make_trainer, pretrain
+from elmo.bilm.recurrence import RECURRENCES
+from elmo.bilm.train import batch_plan, linear_schedule, make_trainer, pretrain
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
 
@@ -32,8 +33,17 @@ def test_pretrain_learns_and_writes_artifact(tmp_path):
     assert (tmp_path / "mlflow.db").exists()
 
 
-def test_resume_continues_at_same_step_with_same_state(tmp_path):
-    cfg, corpus = tiny_config(max_epochs=2, optimizer="adagrad", lr=0.2), synthetic_corpus()
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    factors = [linear_schedule(s, warmup=4, total=20) for s in range(21)]
+
+    assert factors[0] == 0.25 and factors[3] == pytest.approx(17 / 20) and factors[20] == 0.0
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+
+
+@pytest.mark.parametrize("recurrence,schedule", [("lstmp", "constant"), ("lstm", "constant"), ("lstm", "linear")])
+def test_resume_continues_at_same_step_with_same_state(tmp_path, recurrence, schedule):
+    train = dict(max_epochs=2, optimizer="adagrad", lr=0.2, lr_schedule=schedule, warmup_steps=3)
+    cfg, corpus = tiny_config(recurrence, **train), synthetic_corpus()
     straight = pretrain(cfg, out=tmp_path / "a", corpus=corpus, **QUIET)
     steps_per_epoch = 96 // 16
     pretrain(cfg, out=tmp_path / "b", corpus=corpus, max_steps=steps_per_epoch, **QUIET)  # "interrupted"
@@ -49,9 +59,10 @@ def test_resume_continues_at_same_step_with_same_state(tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
+@pytest.mark.parametrize("recurrence", RECURRENCES)
+def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path, recurrence):
     script = Path(__file__).with_name("ddp_train.py")
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path), recurrence], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     w0 = torch.load(tmp_path / "rank0.pt")
     w1 = torch.load(tmp_path / "rank1.pt")
@@ -75,7 +86,7 @@ def test_global_batch_and_accumulation_are_what_the_config_says_at_any_world_siz
 def test_ddp_global_batch_is_the_configured_one(tmp_path):
     """Two processes, batch 16 each, global batch 64: every optimizer step sums 2 x 2 x 16 sentences."""
     script = Path(__file__).with_name("ddp_train.py")
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path), "64"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path), "-", "64"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     seen = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for s in seen:

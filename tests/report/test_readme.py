@@ -68,3 +68,16 @@ def test_tradeoff_table_sorted_by_pretraining_length():
     md = results.tradeoff_markdown({"4": {**row, "pretrain_epochs": 4, "valid_ppl": 80.0}, "2": {**row, "pretrain_epochs": 2}})
     lines = md.splitlines()
     assert lines[2] == "| 2 epochs | 20 | 94.8 | 11 | 79.8 ± 0.3 | 81.5 |" and lines[3].startswith("| 4 epochs |")
+
+
+def test_bench_table_reports_both_configurations_and_the_speedup():
+    def run(tps, rec, sm):
+        return {"recurrence": rec, "softmax": sm, "tokens_per_s": tps, "gflop_per_step": 10.0, "achieved_gflops": 100.0,
+                "fraction_of_bf16_peak": 0.1, "threads": 2,
+                "seconds_by_part": {"encoder": 1.0, "lstm": 2.0, "softmax": 1.0, "optimizer": 0.0}}  # fmt: skip
+
+    b = {"before": run(8000.0, "lstmp", "adaptive-torch"), "after": run(24000.0, "lstm", "adaptive"),
+         "speedup": 3.0, "batch": [128, 32], "peak_gflops": {"fp32": 230.0, "bf16": 1000.0}}  # fmt: skip
+    md = results.bench_markdown(b)
+    assert "| 8,000 |" in md and "| 24,000 |" in md and "**3.00x**" in md and "| 50% |" in md
+    assert "bench" in results.OTHER_FILES
