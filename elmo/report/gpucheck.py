@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from elmo.bilm.bench import synthetic_batch
 from elmo.bilm.checks import causality
 from elmo.bilm.model import BiLM
+from elmo.bilm.recurrence import lstm_flops
 from elmo.core.config import Config, get_config
 from elmo.core.runs import provenance, seed_everything
 from elmo.data.readers import YNAT_LABELS, Headline
@@ -83,11 +84,9 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, seconds: float
 
 def lstm_step_flops(cfg: Config, positions: int) -> float:
     """Analytic matmul FLOPs of both directions' LSTM stacks over `positions` steps, forward +
-    backward (3x forward): per step and layer 2 (input + recurrent) 4 hidden for the gates, where
-    the recurrent input is the projected state, and 2 hidden proj for the projection."""
+    backward (`elmo.bilm.recurrence.lstm_flops`, for the profile's recurrence)."""
     m = cfg.model
-    forward = 2 * (m.proj_dim + m.proj_dim) * 4 * m.lstm_dim + 2 * m.lstm_dim * m.proj_dim
-    return 2 * m.lstm_layers * 3.0 * forward * positions
+    return 2 * m.lstm_layers * lstm_flops(m.recurrence, m.proj_dim, m.lstm_dim, m.proj_dim, positions)
 
 
 def step_speed(cfg: Config, device: torch.device, batch: int, length: int, repeats: int) -> dict:
