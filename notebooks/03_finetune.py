@@ -55,7 +55,14 @@ from elmo.ynat.report import (
     per_class_table,
     results_figure,
 )
-from elmo.ynat.results import FinetuneResults, blend_key, ensemble_key, label, run_provenance
+from elmo.ynat.results import (
+    FinetuneResults,
+    best_holdout_run,
+    blend_key,
+    ensemble_key,
+    label,
+    run_provenance,
+)
 from elmo.ynat.train import best_checkpoint
 
 cfg = get_config(profile)
@@ -144,7 +151,7 @@ per_class_table(finetune.labelled())
 # %%
 elmo_runs = results["elmo_input"]
 # The model and seed with the best holdout score among the ELMo models (never dev).
-chosen = max((r for key, v in variants.items() if v.elmo for r in results[key]), key=lambda r: r["holdout_macro_f1"])
+chosen = best_holdout_run(results, [key for key, v in variants.items() if v.elmo])
 fig = confusion_figure(chosen["confusion"], f"{chosen['variant']}, seed {chosen['seed']}: dev confusions")
 save_figure(fig, "03_confusion", cfg)
 fig

@@ -112,6 +112,15 @@ class FinetuneResults(StageResults):
         return self.runs if self.provenance == run_provenance(cfg, artifact) else {}
 
 
+def best_holdout_run(runs: dict[str, list[dict]], keys) -> dict:
+    """The run with the best *holdout* macro-F1 among the models `keys` (never chosen on dev):
+    the one 03 shows the confusions of and predicts new headlines with."""
+    candidates = [r for key in keys for r in runs.get(key, []) if r.get("holdout_macro_f1") is not None]
+    if not candidates:
+        raise ValueError(f"no run with a holdout score among {list(keys)}")
+    return max(candidates, key=lambda r: r["holdout_macro_f1"])
+
+
 def reusable_runs(directory: str | Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
     """`FinetuneResults.reusable` of the results in `directory`; {} when 03 has not written any."""
     saved = FinetuneResults.read(directory)

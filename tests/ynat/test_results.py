@@ -14,7 +14,7 @@ from elmo.probing.features import learned_mix
 from elmo.probing.report import results_table as probe_table
 from elmo.report.paper import comparison_rows
 from elmo.ynat import results as ynat_results
-from elmo.ynat.results import FinetuneResults, ensemble_key, run_provenance
+from elmo.ynat.results import FinetuneResults, best_holdout_run, ensemble_key, run_provenance
 
 
 def _runs(f1, mix=None):
@@ -80,3 +80,12 @@ def test_files_of_another_format_are_refused_with_what_to_do(tmp_path):
     (tmp_path / FinetuneResults.FILE).write_text(json.dumps({"format": 2, "runs": {}, "provenance": {}, "extra": 1}))
     with pytest.raises(ResultsFormatError, match="unknown FinetuneResults field"):
         FinetuneResults.read(tmp_path)
+
+
+def test_the_shown_model_is_chosen_on_the_holdout_never_on_dev():
+    runs = {"a": [{"seed": 0, "holdout_macro_f1": 80.0, "macro_f1": 99.0}],
+            "b": [{"seed": 0, "holdout_macro_f1": 85.0, "macro_f1": 10.0}, {"seed": 1, "holdout_macro_f1": None}],
+            "c": [{"seed": 0, "holdout_macro_f1": 99.0, "macro_f1": 99.0}]}  # fmt: skip
+    assert best_holdout_run(runs, ["a", "b"]) == runs["b"][0]  # c is not a candidate; dev is never looked at
+    with pytest.raises(ValueError, match="no run with a holdout score"):
+        best_holdout_run(runs, ["missing"])
