@@ -72,7 +72,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     warmup_steps: int = 0
     grad_clip: float = 10.0
-    max_epochs: int = 2  # cpu: 2 epochs over 2.47 M tokens, ~15-20 min on 2 idle cores
+    max_epochs: int = 2  # profiles set their own (cpu: see _PROFILE_OVERRIDES)
     # A wall-clock cap makes the result depend on the machine's load, so it is off by default:
     # epochs, not minutes, decide what a profile trains (and a seeded run repeats exactly).
     max_minutes: float | None = None
@@ -255,8 +255,15 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         # ~1,000 eojeols per task over 3 folds
         "probe": {"folds": 3, "max_sentences": 120, "min_class_count": 5},
     },
+    # The cpu biLM (issue 14): the LSTM with its projection outside the recurrence (oneDNN, bf16;
+    # 1.85x the tokens/s of the LSTMP default it replaces, measured side by side). LSTM 256 is
+    # not yet chosen by `python -m elmo.bench --compare lstm` (one contended run saw 192 beat
+    # LSTMP 512/128 after 180 s; 256 unmeasured). 5 epochs with a linear warm-up and decay:
+    # valid ppl 83.7 (was 98.3 after 2 LSTMP epochs) in 20.0 min on a partly busy 2-core host,
+    # over the 15-minute goal; still above the Kneser-Ney 3-gram's 76.4.
     "cpu": {
-        "model": {"recurrence": "lstm"},
+        "model": {"recurrence": "lstm", "lstm_dim": 256},
+        "train": {"max_epochs": 5, "lr_schedule": "linear", "warmup_steps": 100, "lr": 3e-3},
     },
     # The paper's shape (char-CNN 2048 filters, LSTMP 4096/512 x 2, 10 epochs): 98.8 M parameters
     # here with the adaptive softmax over 50k types. The full downloadable corpus (`make data`:
