@@ -5,30 +5,20 @@ chance (~14 macro-F1) by far. ELMo layers come from a fake LayerCache with the r
 interface, so these tests need neither the biLM nor the real data.
 """
 
-import random
 
 import torch
 
 from elmo.core.config import get_config
-from elmo.data.readers import YNAT_LABELS, Headline
+from elmo.data.readers import Headline
 from elmo.data.text import TokenizerSettings
-from elmo.ynat.data import YnatData
+from elmo.ynat.data import YnatData, synthetic_headlines
 
-FILLER = ["오늘", "발표", "관련", "전망", "속보", "종합"]
 ELMO_ON = {"elmo": True}
 
 
 def toy_headlines(n_per_class: int, seed: int) -> list[Headline]:
     """Headlines of 2 class words (of 4 per class) and 1-3 filler words, shuffled."""
-    rng = random.Random(seed)
-    rows = []
-    for c in range(len(YNAT_LABELS)):
-        for _ in range(n_per_class):
-            words = rng.sample([f"c{c}w{i}" for i in range(4)], 2) + rng.sample(FILLER, rng.randint(1, 3))
-            rng.shuffle(words)
-            rows.append(Headline(" ".join(words), c))
-    rng.shuffle(rows)
-    return rows
+    return synthetic_headlines(n_per_class, seed, word="c{c}w{i}")
 
 
 class FakeLayerCache:

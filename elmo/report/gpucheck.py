@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import platform
-import random
 import tempfile
 import time
 from contextlib import nullcontext
@@ -36,10 +35,9 @@ from elmo.bilm.model import BiLM
 from elmo.bilm.recurrence import lstm_flops
 from elmo.core.config import Config, get_config
 from elmo.core.runs import provenance, seed_everything
-from elmo.data.readers import YNAT_LABELS, Headline
 from elmo.data.text import TextEncoder, TokenizerSettings
 from elmo.embed.layer_cache import LayerCache
-from elmo.ynat.data import YnatData
+from elmo.ynat.data import YnatData, synthetic_headlines
 from elmo.ynat.train import train_and_evaluate
 
 # Tokens of the whole downloadable corpus (`make data`): the 25 petition months and the 700
@@ -137,19 +135,6 @@ def _counted_lstm_flops(model: BiLM, chars: torch.Tensor, autocast) -> float:
         sum(o.float().sum() for o in outs).backward()
     model.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
-
-
-def synthetic_headlines(n_per_class: int, seed: int) -> list[Headline]:
-    """Headlines of class words (4 per class, 2 drawn) and shared filler, as the unit tests use."""
-    rng, filler = random.Random(seed), ["오늘", "발표", "관련", "전망", "속보", "종합"]
-    rows = []
-    for c in range(len(YNAT_LABELS)):
-        for _ in range(n_per_class):
-            words = rng.sample([f"분야{c}어{i}" for i in range(4)], 2) + rng.sample(filler, rng.randint(1, 3))
-            rng.shuffle(words)
-            rows.append(Headline(" ".join(words), c))
-    rng.shuffle(rows)
-    return rows
 
 
 def finetune_check(cfg: Config, device: torch.device, work: Path) -> dict:

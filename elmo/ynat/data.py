@@ -16,6 +16,7 @@ anything. Layers come precomputed from an `elmo.embed.layer_cache.LayerCache`, s
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -204,3 +205,21 @@ def _check_alignment(token_lists: Sequence[Sequence[str]], cache_mask: torch.Ten
     for b, (toks, n) in enumerate(zip(token_lists, lengths)):
         if 0 < len(toks) <= MAX_TOKENS and n != len(toks):
             raise ValueError(f"batch row {b}: {len(toks)} tokens but {n} cached ELMo positions")
+
+
+FILLER = ("오늘", "발표", "관련", "전망", "속보", "종합")  # words every class shares
+
+
+def synthetic_headlines(n_per_class: int, seed: int, word: str = "분야{c}어{i}") -> list[Headline]:
+    """Toy headlines, separable by construction: each has 2 of its class's 4 words (`word`
+    formatted with the class c and i) and 1-3 shared filler words, shuffled. For the unit tests
+    and `python -m elmo.gpucheck`, which need a task any working model learns."""
+    rng = random.Random(seed)
+    rows = []
+    for c in range(len(YNAT_LABELS)):
+        for _ in range(n_per_class):
+            words = rng.sample([word.format(c=c, i=i) for i in range(4)], 2) + rng.sample(FILLER, rng.randint(1, 3))
+            rng.shuffle(words)
+            rows.append(Headline(" ".join(words), c))
+    rng.shuffle(rows)
+    return rows
