@@ -165,7 +165,8 @@ def mix_figure(record: dict) -> Figure:
         ax2.scatter([i], [f1["ensemble"]["macro_f1"]], marker="x", s=80, color="k")
     ax1.set_xticks(x, [f"{s} test" for s in sources])
     ax1.set(ylabel="perplexity (geometric mean of directions)", title=f"Same minutes ({record['minutes']:g}), held-out text")
-    ax1.legend(frameon=False, fontsize=8)
+    ax1.set_ylim(0, 1.35 * ax1.get_ylim()[1])  # room for the legend above the bars
+    ax1.legend(frameon=False, fontsize=8, loc="upper left", ncol=2)
     ax2.set_xticks(range(len(arms)), arms)
     ax2.set(ylabel="YNAT dev macro-F1", title="ELMo (input + output): seeds, mean ± std, ensemble (x)")
     ax2.set_xlim(-0.6, len(arms) - 0.4)
