@@ -25,14 +25,14 @@ import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from elmo.bilm.bench import synthetic_batch
+from elmo.bilm.bench import lstm_flop_count, synthetic_batch
 from elmo.bilm.checks import causality
 from elmo.bilm.model import BiLM
-from elmo.bilm.recurrence import lstm_flops
 from elmo.core.config import Config, get_config
 from elmo.core.runs import provenance, seed_everything
 from elmo.data.text import TextEncoder, TokenizerSettings
@@ -80,13 +80,6 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, seconds: float
     return best
 
 
-def lstm_step_flops(cfg: Config, positions: int) -> float:
-    """Analytic matmul FLOPs of both directions' LSTM stacks over `positions` steps, forward +
-    backward (`elmo.bilm.recurrence.lstm_flops`, for the profile's recurrence)."""
-    m = cfg.model
-    return 2 * m.lstm_layers * lstm_flops(m.recurrence, m.proj_dim, m.lstm_dim, m.proj_dim, positions)
-
-
 def step_speed(cfg: Config, device: torch.device, batch: int, length: int, repeats: int) -> dict:
     """Tokens/s, FLOPs and peak memory of one training step of the profile's biLM on `device`."""
     seed_everything(cfg.seed)
@@ -112,8 +105,8 @@ def step_speed(cfg: Config, device: torch.device, batch: int, length: int, repea
     with FlopCounterMode(display=False) as counter:
         step()  # also the warm-up
     # The counter sees cuBLAS/oneDNN matmuls but not the fused LSTM kernels: count those by hand.
-    counted_lstm = _counted_lstm_flops(model, chars, autocast)
-    flops = counter.get_total_flops() - counted_lstm + lstm_step_flops(cfg, batch * length)
+    lstm = lstm_flop_count(model, SimpleNamespace(autocast=autocast), chars)  # the bench's count, on this device
+    flops = counter.get_total_flops() - lstm["counted"] + lstm["analytic"]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     sync(device)
@@ -126,15 +119,6 @@ def step_speed(cfg: Config, device: torch.device, batch: int, length: int, repea
     return {"batch": [batch, length], "params_millions": sum(p.numel() for p in model.parameters()) / 1e6,
             "step_seconds": seconds, "tokens_per_s": batch * length / seconds, "gflop_per_step": flops / 1e9,
             "achieved_gflops": flops / seconds / 1e9, "peak_memory_gib": memory, "precision": t.precision}  # fmt: skip
-
-
-def _counted_lstm_flops(model: BiLM, chars: torch.Tensor, autocast) -> float:
-    x = model.encode_tokens(chars).detach().requires_grad_()
-    with FlopCounterMode(display=False) as counter, autocast():
-        outs = model._run_stack(model.forward_lstms, x) + model._run_stack(model.backward_lstms, x)
-        sum(o.float().sum() for o in outs).backward()
-    model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
 
 
 def finetune_check(cfg: Config, device: torch.device, work: Path) -> dict:
