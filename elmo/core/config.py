@@ -102,6 +102,11 @@ class TaskVariant:
     "uniform", or a layer index j. placement : "input" or "input_output" (a second mix
     concatenated to the biLSTM's output). layer_norm : normalise each layer before mixing
     (AllenNLP's do_layer_norm). l2_coef : lambda on the raw mix weights; None: FinetuneConfig's.
+    x_k : the context-independent token representation beside ELMo (§3.3): "learned" (an
+    embedding trained from scratch on the task) or "learned+char_cnn" (that embedding
+    concatenated with the frozen biLM's layer 0, its char-CNN token vectors), with or without ELMo.
+    bilm : "pretrained" (02's biLM) or "adapted" (further trained on YNAT train titles, no labels,
+    for `FinetuneConfig.adapt_epochs` epochs, §3.4 of the paper): which biLM's layers it reads.
     """
 
     name: str | None = None
@@ -111,6 +116,8 @@ class TaskVariant:
     placement: str = "input"
     layer_norm: bool = False
     l2_coef: float | None = None
+    x_k: str = "learned"
+    bilm: str = "pretrained"
 
 
 def _models_of_03() -> dict[str, TaskVariant]:
@@ -118,6 +125,11 @@ def _models_of_03() -> dict[str, TaskVariant]:
         "no_elmo": TaskVariant(elmo=False),
         "elmo_input": TaskVariant(elmo=True),
         "elmo_input_output": TaskVariant(elmo=True, placement="input_output"),
+        # Issue 16's levers, each its own row: the baseline given the biLM's char-CNN vectors as
+        # part of x_k (how much of ELMo's gain is layer 0 alone), and the main model on the biLM
+        # adapted to the task's text (§3.4).
+        "no_elmo_charcnn": TaskVariant(elmo=False, x_k="learned+char_cnn"),
+        "elmo_input_output_adapted": TaskVariant(elmo=True, placement="input_output", bilm="adapted"),
     }
 
 
@@ -143,6 +155,8 @@ class FinetuneConfig:
     # 04's grid trains on this stratified share of the fit rows (holdout and dev unchanged), so
     # its 9 variants x 3 seeds take minutes, not hours, on 2 cores; 03 always uses all of them.
     ablation_fraction: float = 0.1
+    # Epochs of LM training on YNAT train titles (text only) for the "adapted" biLM (§3.4).
+    adapt_epochs: int = 1
     holdout_fraction: float = 0.1  # of YNAT train, for model selection (never dev)
     seeds: tuple[int, ...] = (0, 1, 2)
     l2_coef: float = 0.001  # lambda on the ScalarMix weights
@@ -257,13 +271,14 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
         "probe": {"folds": 3, "max_sentences": 120, "min_class_count": 5},
     },
     # The cpu biLM (issue 14): the LSTM with its projection outside the recurrence (oneDNN, bf16;
-    # 1.85x the tokens/s of the LSTMP default it replaces, measured side by side). LSTM 256 is
-    # not yet chosen by `python -m elmo.bench --compare lstm` (one contended run saw 192 beat
-    # LSTMP 512/128 after 180 s; 256 unmeasured). 5 epochs with a linear warm-up and decay:
-    # valid ppl 83.7 (was 98.3 after 2 LSTMP epochs) in 20.0 min on a partly busy 2-core host,
-    # over the 15-minute goal; still above the Kneser-Ney 3-gram's 76.4.
+    # 1.82x the tokens/s of the LSTMP default it replaces, measured side by side by
+    # `python -m elmo.bench --compare step`). Its size by quality per second, `python -m elmo.bench
+    # --compare lstm --seconds 150` on an idle host (valid ppl after 150 s; steps): LSTM 192 144.1
+    # (652), LSTM 256 158.4 (542), LSTMP 512/128 164.6 (392), LSTM 384 175.2 (389). 192 is also the
+    # fastest, so it gets the most epochs into the 15-minute budget: 5, with a linear warm-up and decay.
+    # torch.compile of the encoder and softmax made the step slower here (328 vs 252 ms).
     "cpu": {
-        "model": {"recurrence": "lstm", "lstm_dim": 256},
+        "model": {"recurrence": "lstm", "lstm_dim": 192},
         "train": {"max_epochs": 5, "lr_schedule": "linear", "warmup_steps": 100, "lr": 3e-3},
     },
     # The paper's shape (char-CNN 2048 filters, LSTMP 4096/512 x 2, 10 epochs): 98.8 M parameters

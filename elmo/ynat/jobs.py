@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from elmo.core.config import Config
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
-from elmo.ynat.train import train_and_evaluate
+from elmo.ynat.train import resolve_variant, train_and_evaluate
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,29 @@ def run_grid(
     for (name, _), r in zip(keys, done):
         results[name].append(r)
     return results
+
+
+def run_models(
+    cfg: Config,
+    data_by_bilm: dict[str, YnatData],
+    models: dict[str, Any],
+    seeds: Sequence[int] | None = None,
+    out_dir: Path | None = None,
+    logger: bool = True,
+) -> dict[str, list[dict]]:
+    """`run_grid` over models that read different biLMs (`TaskVariant.bilm`): the models of one
+    biLM train in one pool on that biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`).
+    -> {model key: [result per seed]} in the order of `models`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for key, variant in models.items():
+        bilm = resolve_variant(variant)["bilm"]
+        if bilm not in data_by_bilm:
+            raise ValueError(f"model {key!r} reads the {bilm!r} biLM, but only {sorted(data_by_bilm)} were given")
+        groups.setdefault(bilm, {})[key] = variant
+    done: dict[str, list[dict]] = {}
+    for bilm, grid in groups.items():
+        done.update(run_grid(cfg, data_by_bilm[bilm], grid, seeds, out_dir, logger))
+    return {key: done[key] for key in models}
 
 
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,

@@ -38,6 +38,9 @@ class TopicClassifier(pl.LightningModule):
     elmo : None (no ELMo, no ScalarMix at all) or {"n_layers": L+1, "dim": D, "gamma",
         "weights", "placement", "layer_norm"} (see `elmo.core.config.TaskVariant`).
     tokenizer : TokenizerSettings as a dict, so `predict` tokenizes as in training.
+    char_cnn_dim : 0, or D: x_k is then [learned embedding; the frozen biLM's layer 0] (the
+        char-CNN token vectors, from the same cached layers as ELMo), the paper's pretrained
+        context-independent representation beside the learned one (`TaskVariant.x_k`).
 
     The vocabulary itself travels in the checkpoint (`vocab_itos`), not in the hyperparameters,
     which loggers copy to MLflow (whose parameters are limited in length).
@@ -54,6 +57,7 @@ class TopicClassifier(pl.LightningModule):
         elmo: dict | None = None,
         tokenizer: dict | None = None,
         n_classes: int = N_CLASSES,
+        char_cnn_dim: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -64,7 +68,7 @@ class TopicClassifier(pl.LightningModule):
         if elmo and elmo["placement"] not in ("input", "input_output"):
             raise ValueError(f"placement must be 'input' or 'input_output', not {elmo['placement']!r}")
         self.dropout = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(token_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
+        self.lstm = nn.LSTM(token_dim + char_cnn_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
         self.output = nn.Linear(2 * hidden_dim + (elmo_dim if self.mix_out else 0), n_classes)
         self.holdout_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
         self.vocab_itos: list[str] | None = None
@@ -73,12 +77,19 @@ class TopicClassifier(pl.LightningModule):
     def uses_elmo(self) -> bool:
         return self.mix_in is not None
 
+    @property
+    def needs_layers(self) -> bool:
+        """Whether forward reads the cached biLM layers (ELMo, or layer 0 as part of x_k)."""
+        return self.uses_elmo or self.hparams.char_cnn_dim > 0
+
     def forward(self, token_ids: torch.Tensor, mask: torch.Tensor, layers: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) ids, (B, T) mask, (L+1, B, T, D) layers (ELMo only) -> (B, n_classes) logits."""
         x = self.embedding(token_ids)
+        if self.needs_layers and layers is None:
+            raise ValueError("this model reads the biLM's layers (ELMo or char-CNN x_k): pass the (L+1, B, T, D) layers")
+        if self.hparams.char_cnn_dim:
+            x = torch.cat([x, layers[0]], dim=-1)  # (B, T, token_dim + D): layer 0 is context-free
         if self.uses_elmo:
-            if layers is None:
-                raise ValueError("this model uses ELMo: pass the (L+1, B, T, D) layers")
             x = torch.cat([x, self.mix_in(layers, mask)], dim=-1)
         h = self._bilstm(self.dropout(x), mask)
         if self.mix_out is not None:

@@ -28,13 +28,13 @@ def predict(
         and unseen characters are fine: unknown tokens map to `<unk>`, and a headline with no
         tokens at all is read as the single token `<unk>` (so it still gets a prediction, the
         model's guess for "no known content").
-    elmo : required when the model uses ELMo: an object with `layers(list of token lists) ->
+    elmo : required when the model reads the biLM's layers (ELMo, or char-CNN x_k): an object with `layers(list of token lists) ->
         (layers (L+1, B, T, D), mask (B, T))`, aligned with the tokens (no <bos>/<eos>).
     tokenize : texts -> token lists; default the model's own tokenizer settings.
     """
     token_lists = _tokenize_for_predict(model, texts, tokenize)
-    if model.uses_elmo and elmo is None:
-        raise ValueError("this model uses ELMo: pass elmo= (an object with .layers(token_lists))")
+    if model.needs_layers and elmo is None:
+        raise ValueError("this model reads the biLM's layers: pass elmo= (an object with .layers(token_lists))")
     vocab = TaskVocab(model.vocab_itos)
     was_training = model.training
     model.eval()
@@ -61,7 +61,7 @@ def _tokenize_for_predict(model: TopicClassifier, texts: Sequence[str], tokenize
 def _predict_batch(model: TopicClassifier, vocab: TaskVocab, token_lists: list[list[str]], elmo) -> list[int]:
     ids, mask = encode_padded(token_lists, vocab)
     layers = None
-    if model.uses_elmo:
+    if model.needs_layers:
         layers, _ = elmo.layers(token_lists)
         layers = fit_length(layers.float(), ids.shape[1])
     logits = model(ids.to(model.device), mask.to(model.device), to_device(layers, model.device))

@@ -29,8 +29,21 @@ LABELS = {
     "no_elmo": "biLSTM, no ELMo",
     "elmo_input": "biLSTM + ELMo (input)",
     "elmo_input_output": "biLSTM + ELMo (input + output)",
+    "no_elmo_charcnn": "biLSTM, no ELMo, x_k + biLM char-CNN",
+    "elmo_input_output_adapted": "biLSTM + ELMo (input + output), biLM adapted to YNAT",
 }
-SHORT = {"no_elmo": "no-ELMo", "elmo_input": "ELMo (input)", "elmo_input_output": "ELMo"}
+SHORT = {"no_elmo": "no-ELMo", "elmo_input": "ELMo (input)", "elmo_input_output": "ELMo",
+         "no_elmo_charcnn": "no-ELMo + char-CNN", "elmo_input_output_adapted": "ELMo, adapted"}
+
+
+# 03's seed-matched comparisons (A, B): ELMo's own gain over the same task model, and each lever.
+ELMO_PAIRS = {
+    "ELMo (input) − no ELMo": ("elmo_input", "no_elmo"),
+    "ELMo (input + output) − no ELMo": ("elmo_input_output", "no_elmo"),
+    "ELMo (input) − no ELMo with char-CNN x_k": ("elmo_input", "no_elmo_charcnn"),
+    "no ELMo: char-CNN x_k − learned x_k only": ("no_elmo_charcnn", "no_elmo"),
+    "ELMo (input + output): adapted − pretrained biLM": ("elmo_input_output_adapted", "elmo_input_output"),
+}
 
 
 def ensemble_key(model: str) -> str:
@@ -119,6 +132,14 @@ def best_holdout_run(runs: dict[str, list[dict]], keys) -> dict:
     if not candidates:
         raise ValueError(f"no run with a holdout score among {list(keys)}")
     return max(candidates, key=lambda r: r["holdout_macro_f1"])
+
+
+def model_of(runs: dict[str, list[dict]], run: dict) -> str:
+    """The key of the model whose runs include `run` (e.g. `best_holdout_run`'s pick)."""
+    for key, rs in runs.items():
+        if any(r is run for r in rs):
+            return key
+    raise ValueError(f"run {run.get('variant')!r}, seed {run.get('seed')} is not among the results")
 
 
 def reusable_runs(directory: str | Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:

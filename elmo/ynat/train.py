@@ -37,20 +37,34 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
     v = {**defaults, **variant}
     if v["name"] is None:
         v["name"] = f"elmo-{v['weights']}-{v['gamma']}-{v['placement']}" if v["elmo"] else "no-elmo"
+        if v["x_k"] != "learned":
+            v["name"] += "-" + v["x_k"].replace("learned+", "").replace("_", "")
     return v
+
+
+X_K = ("learned", "learned+char_cnn")  # TaskVariant.x_k
+
+
+def uses_layers(variant: dict) -> bool:
+    """Whether a resolved variant's batches must carry the cached biLM layers."""
+    return bool(variant["elmo"]) or variant["x_k"] != "learned"
 
 
 def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     """A fresh TopicClassifier for `data` and a resolved `variant` (call after seeding)."""
     f = cfg.finetune
     elmo = None
+    if uses_layers(variant) and data.cache is None:
+        raise ValueError("variant reads the biLM's layers (ELMo or char-CNN x_k) but the data has no LayerCache: data.with_cache(cache)")
+    if variant["x_k"] not in X_K:
+        raise ValueError(f"x_k must be one of {X_K}, not {variant['x_k']!r}")
+    char_cnn_dim = data.cache.dim if variant["x_k"] == "learned+char_cnn" else 0
     if variant["elmo"]:
-        if data.cache is None:
-            raise ValueError("variant uses ELMo but the data has no LayerCache: data.with_cache(cache)")
         keys = ("gamma", "weights", "placement", "layer_norm")
         elmo = {"n_layers": data.cache.n_layers, "dim": data.cache.dim, **{k: variant[k] for k in keys}}
     l2 = f.l2_coef if variant["l2_coef"] is None else variant["l2_coef"]
-    model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer)
+    model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer,
+                            char_cnn_dim=char_cnn_dim)
     model.vocab_itos = list(data.vocab.itos)
     return model
 
@@ -97,7 +111,7 @@ def fit_model(
     seed_everything(seed)
     model = build_model(cfg, data, variant)
     trainer = make_trainer(cfg, run, _loggers(out_dir, run, variant, seed) if logger else False, **overrides)
-    bs, elmo = cfg.finetune.batch_size, variant["elmo"]
+    bs, elmo = cfg.finetune.batch_size, uses_layers(variant)
     t0 = time.perf_counter()
     trainer.fit(model, data.loader("fit", bs, shuffle=True, layers=elmo, seed=seed), data.loader("holdout", bs, layers=elmo))
     return _best(trainer, model), trainer, run, time.perf_counter() - t0
@@ -120,7 +134,7 @@ def probabilities(model: TopicClassifier, data: YnatData, split: str = "dev", ba
     """(N_split, n_classes) softmax probabilities of the model for every row of `split`, in order."""
     model.eval()
     out = []
-    for batch in data.loader(split, batch_size, layers=model.uses_elmo):
+    for batch in data.loader(split, batch_size, layers=model.needs_layers):
         logits = model(batch.token_ids.to(model.device), batch.mask.to(model.device), to_device(batch.layers, model.device))
         out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     return np.concatenate(out)

@@ -16,6 +16,7 @@ from elmo.data.readers import YNAT_LABELS
 from elmo.embed.scalar_mix import ScalarMix
 from elmo.ynat.baselines import majority_class, morpheme_ngrams, tfidf_logreg
 from elmo.ynat.data import MAX_TOKENS, MONITOR, TaskVocab, YnatData, holdout_split
+from elmo.ynat.jobs import run_models
 from elmo.ynat.metrics import scores
 from elmo.ynat.model import TopicClassifier
 from elmo.ynat.predict import predict
@@ -147,6 +148,45 @@ def test_mix_options(data):
         resolve_variant({"elmo": True, "weigths": 1})
 
 
+def test_char_cnn_x_k_reads_layer_0_only_and_no_mix(data, tmp_path):
+    """x_k = [learned; biLM layer 0]: the no-ELMo model reads the cached char-CNN vectors (layer 0)
+    and nothing of the contextual layers, and has no ScalarMix."""
+    variant = resolve_variant({"x_k": "learned+char_cnn"})
+    assert variant["name"] == "no-elmo-charcnn"
+    model = build_model(tiny_cfg(), data, variant).eval()
+    assert model.needs_layers and not model.uses_elmo and model.mix_in is None
+    assert model.lstm.input_size == 16 + 8
+    batch = data.batch([0, 1, 2])
+    out = model(batch.token_ids, batch.mask, batch.layers)
+    other_context = batch.layers.clone()
+    other_context[1:] = torch.randn_like(other_context[1:])
+    assert torch.equal(model(batch.token_ids, batch.mask, other_context), out)
+    other_layer0 = batch.layers.clone()
+    other_layer0[0] += 1.0
+    assert not torch.allclose(model(batch.token_ids, batch.mask, other_layer0), out)
+    with pytest.raises(ValueError, match="reads the biLM's layers"):
+        model(batch.token_ids, batch.mask)
+    with pytest.raises(ValueError, match="x_k must be"):
+        build_model(tiny_cfg(), data, resolve_variant({"x_k": "glove"}))
+    result = train_and_evaluate(tiny_cfg(), data, 0, variant, tmp_path, logger=False)
+    assert result["macro_f1"] > 60 and result["variant"] == "no-elmo-charcnn"
+
+
+def test_run_models_trains_each_model_on_its_own_biLM(tmp_path):
+    """Models that read the adapted biLM get the adapted data's layers, the others the original's."""
+    pretrained, adapted = make_data(20, 5), make_data(20, 5)
+    adapted = adapted.with_cache(FakeLayerCache(adapted.tokens, seed=1))
+    models = {"ad": {"elmo": True, "bilm": "adapted", "name": "ad"}, "pre": {"elmo": True, "name": "pre"}}
+    cfg = tiny_cfg(max_epochs=1)
+    out = run_models(cfg, {"pretrained": pretrained, "adapted": adapted}, models, seeds=(0,), out_dir=tmp_path, logger=False)
+    assert list(out) == ["ad", "pre"] and out["ad"][0]["variant"] == "ad"
+    assert pretrained.cache.requested and adapted.cache.requested
+    alone = run_models(cfg, {"pretrained": pretrained}, {"pre": models["pre"]}, seeds=(0,), out_dir=tmp_path / "b", logger=False)
+    assert alone["pre"][0]["macro_f1"] == out["pre"][0]["macro_f1"]
+    with pytest.raises(ValueError, match="reads the 'adapted' biLM"):
+        run_models(cfg, {"pretrained": pretrained}, models, seeds=(0,), out_dir=tmp_path, logger=False)
+
+
 def test_l2_penalty_enters_the_loss(data):
     torch.manual_seed(0)
     a = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "l2_coef": 0.0}))
@@ -226,7 +266,7 @@ def test_predict_with_elmo_and_default_morpheme_tokenizer(data):
     model.hparams.tokenizer = {"tokenizer": "morpheme", "char_unit": "syllable", "max_chars": 16}
     labels = predict(model, ODD, elmo=data.cache)
     assert len(labels) == len(ODD) and all(label in YNAT_LABELS for label in labels)
-    with pytest.raises(ValueError, match="uses ELMo"):
+    with pytest.raises(ValueError, match="reads the biLM's layers"):
         predict(model, ODD)
 
 
