@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jupytext
 import papermill
+from jupyter_client import AsyncKernelManager
+from traitlets import CaselessStrEnum
 
 from elmo.core.config import PROFILES
 from elmo.core.runs import REPO, run_dir
@@ -35,6 +37,14 @@ def notebook_sources(only: list[str] | None = None) -> list[Path]:
     return paths
 
 
+class LocalKernelManager(AsyncKernelManager):
+    """A kernel that talks to this runner over Unix sockets (IPC) instead of loopback TCP: no
+    other user of the machine can connect to it, and ipykernel has nothing to warn about (over
+    TCP it warns, at every start, that the traffic is unencrypted)."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+
 def execute(source: Path, profile: str, out_dir: Path, progress: bool = True) -> Path:
     """Convert one jupytext notebook and run it with papermill, `profile` as its parameter."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +56,7 @@ def execute(source: Path, profile: str, out_dir: Path, progress: bool = True) ->
     try:
         papermill.execute_notebook(
             str(src_ipynb), str(target), parameters={"profile": profile}, kernel_name="python3",
-            cwd=str(REPO), progress_bar=progress, log_output=False,
+            cwd=str(REPO), progress_bar=progress, log_output=False, kernel_manager_class=LocalKernelManager,
         )  # fmt: skip
     except papermill.PapermillExecutionError as e:
         raise NotebookFailed(

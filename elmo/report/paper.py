@@ -8,7 +8,10 @@ are not the same experiment (English tasks and a 1B-word biLM there, Korean YNAT
 
 from __future__ import annotations
 
+import math
 from statistics import mean
+
+from elmo.ynat.results import holdout_pick, label
 
 SOURCE = "Peters et al. 2018, arXiv:1802.05365v2"
 
@@ -30,6 +33,11 @@ POS_LAYERS = (97.3, 96.8)
 WSD_LAYERS = (67.4, 69.0)
 # Section 3.4: forward/backward perplexity averaged, 1B Word Benchmark, after 10 epochs.
 PERPLEXITY = 39.7
+# What the study-group seed reported (../shared/seed/study-group-README.md), none of it reproduced:
+# a pretraining train loss of 0.343 from an LM that saw its own targets, and a YNAT "valid"
+# F1 of 0.7639 on a filtered dev set, averaged over batches. It made no probing claim.
+SEED_LM_LOSS = 0.343
+SEED_YNAT_F1 = 76.39
 
 
 def _by_task(table: dict, fmt) -> str:
@@ -110,6 +118,55 @@ def _full_data_placement(r: dict) -> str:
     if "finetune" not in r:
         return ""
     return f"; all the data (03): {_finetune_f1(r, 'elmo_input'):.1f} / {_finetune_f1(r, 'elmo_input_output'):.1f}"
+
+
+def headline_rows(r: dict) -> list[tuple[str, str, str, str]]:
+    """(question, this repo, the paper's finding, the seed's claim) for the three numbers a reader
+    wants first: the biLM against the n-gram, ELMo on YNAT, the best probe layer. Each names its split."""
+    rows = []
+    if "pretrain" in r:
+        p = r["pretrain"]
+        # The biLM's "ppl" is exp of the mean NLL of both directions: the geometric mean of theirs.
+        ours, ngram = p["biLM"]["test"]["ppl"], math.sqrt(math.prod(p["ngram3"]["test"].values()))
+        rows.append((
+            "Does the biLM beat a Kneser–Ney 3-gram on the same tokens? (perplexity, test petitions, "
+            "mean of the directions)",
+            f"biLM **{ours:.1f}** vs 3-gram **{ngram:.1f}** (the biLM {abs(ours - ngram) / ngram:.0%} "
+            f"{'lower' if ours < ngram else 'higher'}), after {p['biLM']['epochs']} epochs in {p['biLM']['train_seconds'] / 60:.0f} min",
+            f"{PERPLEXITY} on the 1B Word Benchmark test set after 10 epochs (no n-gram beside it)",
+            f"train loss {SEED_LM_LOSS} (perplexity {math.exp(SEED_LM_LOSS):.1f}) from an LM that saw its targets: not reproduced",
+        ))  # fmt: skip
+    if "finetune" in r:
+        f = r["finetune"]
+        s, models = f["summary"], f["provenance"]["finetune"]["models"]
+        pick, base = holdout_pick(s, models), holdout_pick(s, models, elmo=False)
+        f1 = {k: s[k]["macro_f1"]["mean"] for k in (pick, base, "tfidf")}
+        rows.append((
+            "ELMo against no ELMo and TF-IDF on KLUE YNAT (dev macro-F1, single models, the holdout's pick of each)",
+            f"ELMo **{f1[pick]:.1f}** ({label(pick)}) vs no ELMo **{f1[base]:.1f}** ({label(base)}) vs "
+            f"TF-IDF + LR **{f1['tfidf']:.1f}**",
+            "ELMo improves every task's baseline (test sets; e.g. SST-5 accuracy "
+            f"{TABLE1['SST-5'][1]} → {TABLE1['SST-5'][2]})",
+            f"F1 {SEED_YNAT_F1} on a filtered dev set, a mean of batch F1s: not reproduced",
+        ))  # fmt: skip
+    if "probing" in r:
+        pos = r["probing"]["results"]["POS"]
+        layers = sorted((k for k in pos if k.startswith("layer")), key=lambda k: int(k.removeprefix("layer")))
+        best = max(layers, key=lambda k: pos[k]["accuracy"]["mean"])
+        accs = " / ".join(f"{pos[k]['accuracy']['mean']:.1f}" for k in layers)
+        rows.append((
+            "Which biLM layer holds syntax? (POS, linear probe per eojeol, KLUE-DP dev)",
+            f"layer **{best.removeprefix('layer')}** (accuracy by layer 0 / 1 / 2: {accs})",
+            f"the first LSTM layer (PTB POS {POS_LAYERS[0]} vs {POS_LAYERS[1]} from the second, test)",
+            "no probing claim",
+        ))  # fmt: skip
+    return rows
+
+
+def headline_markdown(results: dict) -> str:
+    rows = [f"| question | this repo ({results['profile']} profile) | the paper (English) | the seed's claim |", "|---|---|---|---|"]
+    rows += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline_rows(results)]
+    return "\n".join(rows)
 
 
 def comparison_markdown(results: dict) -> str:

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from elmo.ablations.results import AblationResults
+from elmo.ablations.significance import paired
 from elmo.bilm.results import PretrainResults
 from elmo.core.figures import COMMITTED_PROFILE
 from elmo.core.runs import REPO, git_revision
@@ -23,10 +24,10 @@ from elmo.data.results import DataStats
 from elmo.probing.report import results_table as probe_table
 from elmo.probing.results import ProbeResults
 from elmo.report.ablations import ablation_markdown
-from elmo.report.paper import SOURCE, comparison_markdown
+from elmo.report.paper import SOURCE, comparison_markdown, headline_markdown
 from elmo.senses.results import SensesResults
 from elmo.ynat.report import markdown_row
-from elmo.ynat.results import FinetuneResults, row_labels
+from elmo.ynat.results import ELMO_PAIRS, FinetuneResults, row_labels
 
 # The part of results.json each stage's results fill, in notebook order.
 STAGES = {
@@ -109,14 +110,22 @@ def bench_markdown(b: dict) -> str:
 
 
 def finetune_markdown(f: dict) -> str:
-    rows = ["| model | runs | dev macro-F1 | dev accuracy |", "|---|---:|---:|---:|"]
+    rows = ["| model | runs | dev macro-F1 | dev accuracy | holdout macro-F1 |", "|---|---:|---:|---:|---:|"]
     names = row_labels({k: s["n"] for k, s in f["summary"].items()})
     for key, summary in f["summary"].items():
-        rows.append(markdown_row(names[key], summary))
+        rows.append(markdown_row(names[key], summary, holdout=True))
     rows += [
-        "| *seed implementation (reported, not reproduced; filtered dev, mean of batch F1s)* | 1 | *76.4* | *79* |",
-        "| *KLUE's README: mBERT / KLUE-BERT-base (hidden **test** set, not dev: not comparable row for row)* | – | *81.55 / 85.73* | – |",
+        "| *seed implementation (reported, not reproduced; filtered dev, mean of batch F1s)* | 1 | *76.4* | *79* | – |",
+        "| *KLUE's README: mBERT / KLUE-BERT-base (hidden **test** set, not dev: not comparable row for row)* | – | *81.55 / 85.73* | – | – |",
     ]
+    pairs = {name: ab for name, ab in ELMO_PAIRS.items() if all(k in f["runs"] for k in ab)}
+    if pairs:
+        rows += ["", "Seed-matched differences of dev macro-F1 (A − B, same seeds; paired t-test over them):", "",
+                 "| comparison (A − B) | per-seed differences | mean ± std | p |", "|---|---|---:|---:|"]  # fmt: skip
+        for name, (a, b) in pairs.items():
+            c = paired(f["runs"][a], f["runs"][b])
+            diffs = ", ".join(f"{d:+.2f}" for d in c["diffs"])
+            rows.append(f"| {name} | {diffs} | {c['mean']:+.2f} ± {c['std']:.2f} | {c['p']:.3f} |")
     return "\n".join(rows)
 
 
@@ -182,6 +191,8 @@ def corpus_mix_markdown(record: dict) -> str:
 # (key in results.json, caption of its table (given that part), the table). In README order;
 # key "*" gives the whole results dict (a table that draws on several notebooks).
 SECTIONS = (
+    ("*", lambda r: "**The three numbers first**, each beside the paper's finding and the seed's claim "
+     "(every split named; the tables below give the rest):", headline_markdown),
     ("pretrain", lambda p: "**biLM perplexity** on held-out petitions (per token, pads excluded; "
      "[figure](figures/02_perplexity.png), [curves](figures/02_learning_curves.png)):", pretrain_markdown),
     ("bench", lambda b: "**Training-step speed** of the biLM (`python -m elmo.bench --profile cpu --compare step`; "

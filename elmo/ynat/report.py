@@ -28,13 +28,18 @@ def results_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model").round(2)
 
 
-def markdown_row(name: str, summary: dict) -> str:
+def markdown_row(name: str, summary: dict, holdout: bool = False) -> str:
     """One README table row from a row's `score_summary` (elmo.ynat.results): runs, dev
-    macro-F1 and accuracy, with "± std" only when there is more than one run."""
+    macro-F1 and accuracy, with "± std" only when there is more than one run; with `holdout`,
+    a last column of the mean holdout macro-F1 (what selection sees; "–" when there is none)."""
     f1, acc, n = summary["macro_f1"], summary["accuracy"], summary["n"]
     pm = f" ± {f1['std']:.1f}" if n > 1 else ""
     pa = f" ± {acc['std']:.1f}" if n > 1 else ""
-    return f"| {name} | {n} | {f1['mean']:.1f}{pm} | {acc['mean']:.1f}{pa} |"
+    row = f"| {name} | {n} | {f1['mean']:.1f}{pm} | {acc['mean']:.1f}{pa} |"
+    if holdout:
+        h = summary.get("holdout_macro_f1")
+        row += f" {h:.1f} |" if h is not None else " – |"
+    return row
 
 
 def goal_table(results: dict[str, Sequence[dict]], goal: float, baseline: str) -> pd.DataFrame:

@@ -134,6 +134,20 @@ def best_holdout_run(runs: dict[str, list[dict]], keys) -> dict:
     return max(candidates, key=lambda r: r["holdout_macro_f1"])
 
 
+def holdout_pick(summary: dict[str, dict], models: dict, elmo: bool = True) -> str:
+    """The single model (no ensemble, no blend) with the best mean *holdout* macro-F1 among the
+    03 models that use ELMo (`elmo=True`) or do not: the recipe the holdout picks, never dev.
+
+    summary : `FinetuneResults.summary` (key -> {"holdout_macro_f1", ...}); models : key ->
+    `TaskVariant` or its dict (as the results' provenance stores `FinetuneConfig.models`)."""
+    def uses_elmo(v) -> bool:
+        return v["elmo"] if isinstance(v, dict) else v.elmo
+    keys = [k for k, v in models.items() if uses_elmo(v) == elmo and summary.get(k, {}).get("holdout_macro_f1") is not None]
+    if not keys:
+        raise ValueError(f"no {'ELMo' if elmo else 'no-ELMo'} model with a holdout score")
+    return max(keys, key=lambda k: summary[k]["holdout_macro_f1"])
+
+
 def model_of(runs: dict[str, list[dict]], run: dict) -> str:
     """The key of the model whose runs include `run` (e.g. `best_holdout_run`'s pick)."""
     for key, rs in runs.items():

@@ -5,7 +5,7 @@ import pytest
 from elmo.report import results
 from elmo.report.ablations import ablation_markdown
 from elmo.ablations.results import AblationResults
-from elmo.report.paper import comparison_markdown, comparison_rows
+from elmo.report.paper import comparison_markdown, comparison_rows, headline_markdown, headline_rows
 from elmo.ynat.results import FinetuneResults
 
 
@@ -81,3 +81,24 @@ def test_bench_table_reports_both_configurations_and_the_speedup():
     md = results.bench_markdown(b)
     assert "| 8,000 |" in md and "| 24,000 |" in md and "**3.00x**" in md and "| 50% |" in md
     assert "bench" in results.OTHER_FILES
+
+
+def test_headline_picks_each_model_on_the_holdout_not_dev():
+    """The three numbers first: the ELMo and no-ELMo rows are the holdout's picks, even when dev
+    would pick otherwise; every part names its split; parts without results are left out."""
+    def runs(dev, hold):
+        return [{"seed": s, "macro_f1": dev, "accuracy": 70.0, "holdout_macro_f1": hold} for s in range(2)]
+
+    models = {"no_elmo": {"elmo": False}, "no_elmo_charcnn": {"elmo": False},
+              "elmo_input": {"elmo": True}, "elmo_input_output_adapted": {"elmo": True}}  # fmt: skip
+    finetune = {"tfidf": runs(82.0, 84.0), "no_elmo": runs(78.0, 80.0), "no_elmo_charcnn": runs(79.0, 79.5),
+                "elmo_input": runs(81.0, 83.0), "elmo_input_output_adapted": runs(83.0, 82.0),
+                "elmo_input_ensemble": runs(90.0, 99.0)}  # fmt: skip
+    r = {"profile": "cpu", "finetune": FinetuneResults(finetune, provenance={"finetune": {"models": models}}).to_dict()}
+    (question, ours, paper, seed), = headline_rows(r)
+    assert "dev macro-F1" in question and "test sets" in paper and "76.39" in seed
+    assert "ELMo **81.0** (biLSTM + ELMo (input))" in ours and "no ELMo **78.0** (biLSTM, no ELMo)" in ours
+    assert "TF-IDF + LR **82.0**" in ours
+    r["pretrain"] = {"biLM": {"test": {"ppl": 60.0}, "epochs": 5, "train_seconds": 840.0},
+                     "ngram3": {"test": {"forward_ppl": 75.0, "backward_ppl": 75.0}}}  # fmt: skip
+    assert "biLM **60.0** vs 3-gram **75.0** (the biLM 20% lower), after 5 epochs in 14 min" in headline_markdown(r)
