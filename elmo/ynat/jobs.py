@@ -40,17 +40,20 @@ from elmo.ynat.train import resolve_variant, train_and_evaluate
 class Job:
     """One training run: a variant (a `TaskVariant`, or a dict of its fields), a seed, optionally the
     rows to train on (default: the data's `fit` rows; holdout and dev never change) and Trainer
-    overrides as (name, value) pairs, e.g. (("max_epochs", 90), ("check_val_every_n_epoch", 9))."""
+    overrides as (name, value) pairs, e.g. (("max_epochs", 90), ("check_val_every_n_epoch", 9)).
+    `data`: which of several datasets given to `run_jobs` as {name: YnatData} it trains on (e.g.
+    "adapted": the layers of the adapted biLM); None when `run_jobs` gets one YnatData."""
 
     variant: dict
     seed: int
     fit: tuple[int, ...] | None = None
     trainer: tuple[tuple[str, Any], ...] = ()
+    data: str | None = None
 
 
 def run_jobs(
     cfg: Config,
-    data: YnatData,
+    data: YnatData | dict[str, YnatData],
     jobs: Sequence[Job],
     out_dir: Path | None = None,
     logger: bool = True,
@@ -59,32 +62,42 @@ def run_jobs(
 ) -> list[dict]:
     """`train_and_evaluate` for every job -> results in job order, with "wall_seconds" and "n_fit".
 
+    data : one YnatData for every job, or {name: YnatData} from which each job takes `job.data`
+        (all jobs still share one pool, so no core idles while another dataset's jobs remain).
+
     workers : processes to use (default `cfg.finetune.workers`); 1 runs everything here, in
         this process, which is also what happens for a single job.
     progress : one live bar over all jobs' epochs (`GridProgress`), fed from the workers.
     """
     workers = cfg.finetune.workers if workers is None else workers
+    datas = data if isinstance(data, dict) else {None: data}
+    missing = {job.data for job in jobs} - set(datas)
+    if missing:
+        raise ValueError(f"job(s) ask for data {sorted(map(str, missing))}, given {sorted(map(str, datas))}")
     bar = GridProgress([max_epochs(cfg, job) for job in jobs], disable=not progress)
     with bar:
         if workers <= 1 or len(jobs) <= 1:
             results = []
             for i, job in enumerate(jobs):
-                results.append(run_job(cfg, data, job, out_dir, logger, EpochReporter(i, bar.epoch)))
+                results.append(run_job(cfg, datas[job.data], job, out_dir, logger, EpochReporter(i, bar.epoch)))
                 bar.done(i)
             return results
-        return _run_in_pool(cfg, data, jobs, out_dir, logger, workers, bar)
+        return _run_in_pool(cfg, datas, jobs, out_dir, logger, workers, bar)
 
 
-def _run_in_pool(cfg, data, jobs, out_dir, logger, workers, bar: "GridProgress") -> list[dict]:
-    # A LayerCache travels as its directory (reopened as a memory map); any other cache object
-    # (e.g. a test's in-memory one) travels pickled.
+def _portable(data: YnatData) -> tuple[YnatData, Any]:
+    """(data without its cache, the cache as it travels to a worker): a LayerCache as its
+    directory (reopened there as a memory map), any other cache object (a test's) pickled."""
     directory = getattr(data.cache, "directory", None)
-    cache = str(directory) if directory is not None else data.cache
+    return dataclasses.replace(data, cache=None), str(directory) if directory is not None else data.cache
+
+
+def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridProgress") -> list[dict]:
     threads = max(1, torch.get_num_threads() // workers)
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can deadlock.
     ctx = mp.get_context("spawn")
     epochs = ctx.Queue()  # (job index) per finished epoch, from the workers' EpochReporter
-    init = (dataclasses.replace(data, cache=None), cache, threads, epochs)
+    init = ({name: _portable(d) for name, d in datas.items()}, threads, epochs)
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
         futures = {pool.submit(_run_in_worker, (cfg, job, out_dir, logger, i)): i for i, job in enumerate(jobs)}
         pending = set(futures)
@@ -170,10 +183,14 @@ def run_grid(
     """
     seeds = cfg.finetune.seeds if seeds is None else seeds
     keys = [(name, s) for name in grid for s in seeds]
-    done = run_jobs(cfg, data, [Job(grid[name], s) for name, s in keys], out_dir, logger, workers)
-    results: dict[str, list[dict]] = {name: [] for name in grid}
-    for (name, _), r in zip(keys, done):
-        results[name].append(r)
+    return _by_key(grid, keys, run_jobs(cfg, data, [Job(grid[name], s) for name, s in keys], out_dir, logger, workers))
+
+
+def _by_key(models: dict, keys: list[tuple[str, int]], done: list[dict]) -> dict[str, list[dict]]:
+    """Job results in `keys` order ((model, seed) pairs) -> {model: [result per seed]}."""
+    results: dict[str, list[dict]] = {key: [] for key in models}
+    for (key, _), r in zip(keys, done):
+        results[key].append(r)
     return results
 
 
@@ -184,20 +201,19 @@ def run_models(
     seeds: Sequence[int] | None = None,
     out_dir: Path | None = None,
     logger: bool = True,
+    workers: int | None = None,
 ) -> dict[str, list[dict]]:
-    """`run_grid` over models that read different biLMs (`TaskVariant.bilm`): the models of one
-    biLM train in one pool on that biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`).
+    """`run_grid` over models that read different biLMs (`TaskVariant.bilm`): each model trains on
+    its biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`), all of them in one pool.
     -> {model key: [result per seed]} in the order of `models`."""
-    groups: dict[str, dict[str, Any]] = {}
-    for key, variant in models.items():
-        bilm = resolve_variant(variant)["bilm"]
+    seeds = cfg.finetune.seeds if seeds is None else seeds
+    bilms = {key: resolve_variant(variant)["bilm"] for key, variant in models.items()}
+    for key, bilm in bilms.items():
         if bilm not in data_by_bilm:
             raise ValueError(f"model {key!r} reads the {bilm!r} biLM, but only {sorted(data_by_bilm)} were given")
-        groups.setdefault(bilm, {})[key] = variant
-    done: dict[str, list[dict]] = {}
-    for bilm, grid in groups.items():
-        done.update(run_grid(cfg, data_by_bilm[bilm], grid, seeds, out_dir, logger))
-    return {key: done[key] for key in models}
+    keys = [(key, s) for key in models for s in seeds]
+    jobs = [Job(models[key], s, data=bilms[key]) for key, s in keys]
+    return _by_key(models, keys, run_jobs(cfg, data_by_bilm, jobs, out_dir, logger, workers))
 
 
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,
@@ -214,15 +230,16 @@ def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger:
     return {**result, "wall_seconds": time.perf_counter() - t0, "n_fit": len(data.fit)}
 
 
-_WORKER_DATA: YnatData | None = None
+_WORKER_DATA: dict | None = None  # {name: YnatData} of this worker
 _WORKER_EPOCHS = None  # the queue of finished epochs back to the parent
 
 
-def _init_worker(data: YnatData, cache, threads: int, epochs=None) -> None:
+def _init_worker(portable: dict, threads: int, epochs=None) -> None:
     global _WORKER_DATA, _WORKER_EPOCHS
 
     torch.set_num_threads(threads)
-    _WORKER_DATA = data.with_cache(LayerCache(cache) if isinstance(cache, str) else cache)
+    _WORKER_DATA = {name: data.with_cache(LayerCache(cache) if isinstance(cache, str) else cache)
+                    for name, (data, cache) in portable.items()}  # fmt: skip
     _WORKER_EPOCHS = epochs
 
 
@@ -230,4 +247,4 @@ def _run_in_worker(args: tuple) -> dict:
     cfg, job, out_dir, logger, index = args
     assert _WORKER_DATA is not None, "worker used before _init_worker"
     reporter = EpochReporter(index, _WORKER_EPOCHS.put) if _WORKER_EPOCHS is not None else None
-    return run_job(cfg, _WORKER_DATA, job, out_dir, logger, reporter)
+    return run_job(cfg, _WORKER_DATA[job.data], job, out_dir, logger, reporter)

@@ -185,6 +185,10 @@ def test_run_models_trains_each_model_on_its_own_biLM(tmp_path):
     assert alone["pre"][0]["macro_f1"] == out["pre"][0]["macro_f1"]
     with pytest.raises(ValueError, match="reads the 'adapted' biLM"):
         run_models(cfg, {"pretrained": pretrained}, models, seeds=(0,), out_dir=tmp_path, logger=False)
+    # Both biLMs' models in one pool of two worker processes: the same results as in-process.
+    pooled = run_models(cfg, {"pretrained": pretrained, "adapted": adapted}, models, seeds=(0,),
+                        out_dir=tmp_path / "pool", logger=False, workers=2)  # fmt: skip
+    assert [pooled[k][0]["macro_f1"] for k in models] == [out[k][0]["macro_f1"] for k in models]
 
 
 def test_l2_penalty_enters_the_loss(data):
