@@ -69,7 +69,15 @@ def test_quiet_lightning_drops_banners_and_keeps_real_messages(caplog):
                      "💡 Tip: For seamless cloud logging", "`Trainer.fit` stopped: `max_epochs=1` reached.",
                      "Restoring states from the checkpoint path at x.ckpt"):  # fmt: skip
             log.info(line)
-    assert [r.getMessage() for r in caplog.records] == ["Restoring states from the checkpoint path at x.ckpt"]
+        mlflow = logging.getLogger("pytorch_lightning.loggers.mlflow")
+        mlflow.warning("Experiment with name ynat not found. Creating it.")
+        mlflow.warning("a real MLflow problem")
+        log.info("`Trainer(limit_train_batches=1.0)` was configured so 100% of the batches per epoch will be used..")
+        log.info("`Trainer(limit_train_batches=0.1)` was configured so 10% of the batches per epoch will be used..")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Restoring states from the checkpoint path at x.ckpt", "a real MLflow problem",
+        "`Trainer(limit_train_batches=0.1)` was configured so 10% of the batches per epoch will be used..",
+    ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         quiet_lightning()  # after a reset of the filters, as a fresh process would be

@@ -94,8 +94,11 @@ def write_run_info(directory: Path, cfg: Config, **extra: Any) -> Path:
 
 
 # Lightning's info lines that say nothing about this run: hardware banners (always "no GPU" here),
-# an advertisement, and the end-of-fit notice. Matched at the start of the message.
-LIGHTNING_CHATTER = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip:", "`Trainer.fit` stopped:")
+# an advertisement, the end-of-fit notice, the echo of the default "use every batch", and the
+# MLflow logger's note that it creates an experiment on first use (a "warning" only by level).
+# Matched at the start of the message.
+LIGHTNING_CHATTER = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip:", "`Trainer.fit` stopped:",
+                     "`Trainer(limit_train_batches=1.0)` was configured so 100%", "Experiment with name ")  # fmt: skip
 # Deprecations raised inside the pinned libraries, not by our code (nothing for us to fix).
 KNOWN_DEPRECATIONS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
 
@@ -112,7 +115,7 @@ def quiet_lightning() -> None:
     warning still shows. Idempotent; the trainer factories call it, so notebooks, worker
     processes and `make reproduce` are all covered."""
     for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
-                 "lightning_fabric.utilities.rank_zero"):  # fmt: skip
+                 "lightning_fabric.utilities.rank_zero", "pytorch_lightning.loggers.mlflow"):  # fmt: skip
         log = logging.getLogger(name)
         if not any(isinstance(f, _DropChatter) for f in log.filters):
             log.addFilter(_DropChatter())
