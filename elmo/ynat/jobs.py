@@ -70,6 +70,11 @@ def run_jobs(
     progress : one live bar over all jobs' epochs (`GridProgress`), fed from the workers.
     """
     workers = cfg.finetune.workers if workers is None else workers
+    # Two jobs with one run folder (variant name, seed) would overwrite each other's checkpoints.
+    folders = [(resolve_variant(job.variant)["name"], job.seed) for job in jobs]
+    shared = sorted({f for f in folders if folders.count(f) > 1})
+    if shared:
+        raise ValueError(f"jobs share run folders (variant name, seed) {shared}: give the variants distinct names")
     datas = data if isinstance(data, dict) else {None: data}
     missing = {job.data for job in jobs} - set(datas)
     if missing:

@@ -39,10 +39,13 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
         v["name"] = f"elmo-{v['weights']}-{v['gamma']}-{v['placement']}" if v["elmo"] else "no-elmo"
         if v["x_k"] != "learned":
             v["name"] += "-" + v["x_k"].replace("learned+", "").replace("_", "")
+        if v["bilm"] != "pretrained":  # its own run folder: the same model on another biLM
+            v["name"] += f"-{v['bilm']}"
     return v
 
 
 X_K = ("learned", "learned+char_cnn")  # TaskVariant.x_k
+BILMS = ("pretrained", "adapted")  # TaskVariant.bilm
 
 
 def uses_layers(variant: dict) -> bool:
@@ -56,6 +59,8 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     elmo = None
     if uses_layers(variant) and data.cache is None:
         raise ValueError("variant reads the biLM's layers (ELMo or char-CNN x_k) but the data has no LayerCache: data.with_cache(cache)")
+    if variant["bilm"] not in BILMS:
+        raise ValueError(f"bilm must be one of {BILMS}, not {variant['bilm']!r}")
     if variant["x_k"] not in X_K:
         raise ValueError(f"x_k must be one of {X_K}, not {variant['x_k']!r}")
     char_cnn_dim = data.cache.dim if variant["x_k"] == "learned+char_cnn" else 0

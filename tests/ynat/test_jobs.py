@@ -28,7 +28,7 @@ def test_two_workers_reproduce_in_process_runs(tmp_path):
 def test_fit_rows_of_a_job_are_the_rows_trained_on(tmp_path):
     data = make_data(n_per_class=12, n_dev_per_class=4)
     cfg = tiny_cfg(max_epochs=1)
-    full, few = run_jobs(cfg, data, [Job({}, 0), Job({}, 0, tuple(data.fit[:7]))], tmp_path, logger=False)
+    full, few = run_jobs(cfg, data, [Job({}, 0), Job({"name": "few-rows"}, 0, tuple(data.fit[:7]))], tmp_path, logger=False)
     assert (full["n_fit"], few["n_fit"]) == (len(data.fit), 7)
     assert (full["macro_f1"], full["accuracy"]) != (few["macro_f1"], few["accuracy"])
 

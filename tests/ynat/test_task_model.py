@@ -176,6 +176,10 @@ def test_run_models_trains_each_model_on_its_own_biLM(tmp_path):
     """Models that read the adapted biLM get the adapted data's layers, the others the original's."""
     pretrained, adapted = make_data(20, 5), make_data(20, 5)
     adapted = adapted.with_cache(FakeLayerCache(adapted.tokens, seed=1))
+    assert resolve_variant({"elmo": True, "bilm": "adapted"})["name"] == "elmo-learned-learned-input-adapted"
+    with pytest.raises(ValueError, match="share run folders"):  # they would overwrite each other's checkpoints
+        run_models(tiny_cfg(), {"pretrained": pretrained, "adapted": adapted},
+                   {"a": {"elmo": True}, "b": {"elmo": True, "name": "elmo-learned-learned-input"}}, seeds=(0,))  # fmt: skip
     models = {"ad": {"elmo": True, "bilm": "adapted", "name": "ad"}, "pre": {"elmo": True, "name": "pre"}}
     cfg = tiny_cfg(max_epochs=1)
     out = run_models(cfg, {"pretrained": pretrained, "adapted": adapted}, models, seeds=(0,), out_dir=tmp_path, logger=False)
