@@ -108,7 +108,8 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # ## The biLM adapted to the headlines (§3.4 of the paper)
 # For most tasks Peters et al. fine-tune the biLM on the task's training text (no labels) for one
 # epoch before freezing it. Here: `FinetuneConfig.adapt_epochs` of LM training on YNAT *train*
-# titles (dev is never read; 5 % of the titles held out for perplexity), then its layers are
+# titles (dev is never read; 5 % of the titles held out for perplexity, which also picks the
+# epoch kept), then its layers are
 # cached like the original's. The model rows that read it say "adapted" (`TaskVariant.bilm`);
 # 04_ablations reuses the same adapted biLM.
 

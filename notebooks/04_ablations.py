@@ -155,14 +155,15 @@ fig
 
 # %% [markdown]
 # ## Domain adaptation
-# The biLM continues its LM training for one epoch on YNAT *train* titles (text only; dev is
-# never read), with its own vocabulary; 5 % of the titles are held out for perplexity. Then its
+# The biLM continues its LM training on YNAT *train* titles (text only; dev is never read) for
+# `FinetuneConfig.adapt_epochs` epochs, the one 03 reads (reused, not retrained), with its own
+# vocabulary; 5 % of the titles are held out for perplexity and for the epoch kept. Then its
 # layers are cached again and the main configuration reruns over the same seeds, on the grid's
 # rows, so the change is paired against the grid's main runs.
 
 # %%
 titles = [data.tokens[i] for i in sorted(data.fit + data.holdout)]
-adapted = adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=1)
+adapted = adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=cfg.finetune.adapt_epochs)  # 03's adapted biLM
 info = adaptation_summary(adapted)
 adapted_data = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(profile, "cache")))
 main_adapted = {"main_adapted": {**GRID[MAIN], "name": "abl-main-adapted"}}

@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -44,7 +45,8 @@ def adapt_bilm(
     titles : N token lists, tokenized like the corpus (e.g. `data.tokens` of train rows; never
         dev). Titles longer than cfg.data.max_tokens are cut into windows; empty ones dropped.
     out : the new artifact directory; its Lightning files go to `<out>-train/`.
-    epochs : passes over the training titles (0: nothing trains, the weights are copied).
+    epochs : passes over the training titles (0: nothing trains, the weights are copied); the
+        checkpoint kept is the epoch with the lowest held-out title perplexity.
     valid_fraction : a fixed random slice of the titles (at least one) held out for perplexity
         and checkpoint selection; the rest trains.
     force : retrain even if `out` holds an adaptation of the same artifact, titles and settings.
@@ -62,7 +64,10 @@ def adapt_bilm(
     bilm = BiLM.from_pretrained(artifact)
     dm = _titles_datamodule(cfg, bilm.encoder, titles, valid_fraction)
     before = evaluate(bilm, dm.loader("valid"))
-    task = BiLMTask(asdict(bilm.cfg), asdict(cfg.train), bilm.n_tokens, bilm.n_chars)
+    # The profile's optimizer and schedule, its length set to this run's: a linear schedule
+    # decays to 0 at the last adaptation step, not at the end of pretraining's epochs.
+    train = dataclasses.replace(cfg.train, max_epochs=max(1, epochs))
+    task = BiLMTask(asdict(bilm.cfg), asdict(train), bilm.n_tokens, bilm.n_chars)
     task.model.load_state_dict(bilm.state_dict())  # the saved weights, not a fresh init
     t0 = time.perf_counter()
     model = _fit(cfg, task, dm, Path(f"{out}-train"), epochs, trainer_overrides)
