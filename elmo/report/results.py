@@ -220,9 +220,10 @@ SECTIONS = (
      "documents and with 03's main ELMo model over its seeds (`python -m elmo.corpus_mix --profile cpu`, not part "
      "of `make reproduce`; [figure](figures/02_corpus_mix.png)). A perplexity counts `<unk>` targets, so compare "
      "arms beside their OOV share:", corpus_mix_markdown),
-    ("notebook_times", lambda t: "**Wall time** of each notebook on this profile, as the runner recorded "
-     "its last run on 2 cores (`runs/<profile>/notebook_times.json`; a rerun reuses the tokenized corpus, "
-     "the biLM, the layer caches and GloVe, so its 01, 02, 05 and 06 take less):", timings_markdown),
+    ("notebook_times", lambda t: "**Wall time** of each notebook on this profile on 2 cores, as the runner "
+     "recorded it (`runs/<profile>/notebook_times.json`; which run each time comes from: \"Time on 2 cores\" "
+     "above; a rerun reuses the tokenized corpus, the biLM, the layer caches and GloVe, so its 01, 02, 05 "
+     "and 06 take less):", timings_markdown),
 )  # fmt: skip
 
 
