@@ -1,6 +1,7 @@
 """Pretrain a biLM: the profile's (what notebook 02 runs), or one on your own files.
 
     python -m elmo.pretrain --profile cpu [--corpus petitions+wiki] [--force]
+    python -m elmo.pretrain --profile cpu --set model.lstm_dim=256 train.max_epochs=4 --out runs/lstm256
     python -m elmo.pretrain --text FILE_OR_DIR... [--profile cpu] --out DIR
 
 --text: plain UTF-8 text (one document per blank-line-separated block) or `*.jsonl` with a
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from elmo.bilm.own_corpus import pretrain_on_files
 from elmo.bilm.train import pretrain
-from elmo.core.config import PROFILES, get_config
+from elmo.core.config import PROFILES, get_config, parse_overrides
 from elmo.core.sources import CORPORA
 from elmo.data.download import DataError
 from elmo.data.readers import DataFormatError
@@ -39,18 +40,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-nodes", type=int, help="machines, e.g. under torchrun or SLURM (TrainConfig.num_nodes)")
     ap.add_argument("--strategy", help="Lightning strategy, e.g. ddp (TrainConfig.strategy)")
     ap.add_argument("--global-batch-size", type=int, help="sentences per optimizer step (TrainConfig.global_batch_size)")
+    ap.add_argument("--set", nargs="+", default=[], metavar="SECTION.FIELD=VALUE",
+                    help="override any config field, e.g. model.lstm_dim=256 train.max_epochs=4")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.text and args.out is None:
         ap.error("--text needs --out DIR")
     where = {k: getattr(args, k) for k in ("accelerator", "devices", "num_nodes", "strategy", "global_batch_size")}
-    train = {k: v for k, v in where.items() if v is not None}
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        ap.error(str(err))
+    train = {**overrides.pop("train", {}), **{k: v for k, v in where.items() if v is not None}}
     try:
         if args.text:
+            if overrides:
+                ap.error("--set with --text: only train.* fields are supported there")
             artifact = pretrain_on_files(args.text, args.out, args.profile, force=args.force, train=train)
         else:
-            data = {"sources": CORPORA[args.corpus]} if args.corpus else {}
-            artifact = pretrain(get_config(args.profile, data=data, train=train), out=args.out, force=args.force)
+            data = {**overrides.pop("data", {}), **({"sources": CORPORA[args.corpus]} if args.corpus else {})}
+            cfg = get_config(args.profile, data=data, train=train, **overrides)
+            artifact = pretrain(cfg, out=args.out, force=args.force)
     except (DataFormatError, DataError, ValueError, FileExistsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

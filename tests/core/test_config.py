@@ -36,3 +36,19 @@ def test_task_variants_probe_and_senses_sizes_live_in_the_profiles():
     assert again == cpu and isinstance(again.finetune.models["no_elmo"], TaskVariant)
     with pytest.raises(ValueError, match="unknown TaskVariant"):
         get_config("cpu", finetune={"models": {"x": {"elmo": True, "placment": "input"}}})
+
+
+def test_command_line_overrides_reach_the_config_and_typos_are_errors(capsys):
+    from elmo.core.config import parse_overrides
+    from elmo.pretrain import main
+
+    sets = parse_overrides(["model.lstm_dim=256", "train.max_epochs=4", "train.precision=32-true"])
+    assert sets == {"model": {"lstm_dim": 256}, "train": {"max_epochs": 4, "precision": "32-true"}}
+    cfg = get_config("cpu", **sets)
+    assert (cfg.model.lstm_dim, cfg.train.max_epochs, cfg.train.precision) == (256, 4, "32-true")
+    with pytest.raises(ValueError, match="SECTION.FIELD=VALUE"):
+        parse_overrides(["lstm_dim=256"])
+    assert main(["--set", "model.lstm_dm=256"]) == 1  # refused before anything trains
+    assert "lstm_dm" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--set", "model.lstm_dim"])
