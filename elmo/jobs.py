@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from elmo.bilm.train import pretrain
-from elmo.core.config import get_config
+from elmo.core.config import get_config, parse_pairs
 from elmo.core.runs import run_dir
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
@@ -23,16 +23,10 @@ from elmo.ynat.jobs import Job, run_jobs
 
 def _pairs(items: Sequence[str]) -> dict:
     """["lr=0.006", "placement=input_output"] -> {"lr": 0.006, "placement": "input_output"}."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"expected key=value, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    try:
+        return parse_pairs(list(items))
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -338,11 +338,22 @@ def get_config(profile: str = "cpu", **overrides: dict[str, Any]) -> Config:
     return _build(Config, merged)
 
 
+def parse_pairs(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """["lr=0.006", "placement=input_output"] -> {"lr": 0.006, "placement": "input_output"}: values
+    read as JSON when they parse (numbers, true/false, lists), else kept as strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got {item!r}")
+        out[key] = _value(value)
+    return out
+
+
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Command-line overrides for `get_config`: ["model.lstm_dim=256", "train.max_epochs=4"] ->
-    {"model": {"lstm_dim": 256}, "train": {"max_epochs": 4}}. Values are read as JSON when they
-    parse (numbers, true/false, lists), else kept as strings; unknown sections or fields are
-    refused by `get_config`, so a typo is an error, not a silent no-op.
+    {"model": {"lstm_dim": 256}, "train": {"max_epochs": 4}} (values as in `parse_pairs`); unknown
+    sections or fields are refused by `get_config`, so a typo is an error, not a silent no-op.
 
     >>> parse_overrides(["model.lstm_dim=256", "train.lr_schedule=linear"])
     {'model': {'lstm_dim': 256}, 'train': {'lr_schedule': 'linear'}}
@@ -353,12 +364,15 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, A
         section, dot, name = key.partition(".")
         if not sep or not dot or not section or not name:
             raise ValueError(f"expected SECTION.FIELD=VALUE (e.g. model.lstm_dim=256), got {item!r}")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        out.setdefault(section, {})[name] = parsed
+        out.setdefault(section, {})[name] = _value(value)
     return out
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def from_dict(cls: type, d: dict[str, Any]) -> Any:
