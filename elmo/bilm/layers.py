@@ -1,4 +1,5 @@
-"""Layers of the biLM's token encoder: `Highway` and the character CNN `CharCNN`.
+"""Layers of the biLM's token encoder (`Highway`, the character CNN `CharCNN`) and the `Dropout`
+the biLM, ELMo and the task model share.
 
 `CharCNN` follows bilm-tf (Peters et al. 2018, Section 3.4; Józefowicz et al. 2016): character
 embeddings, one convolution per width, max over positions, highway layers, a linear projection.
@@ -14,6 +15,29 @@ from torch import nn
 from elmo.data.text import PAD_ID
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout with the same semantics, ~4x cheaper on CPU: its mask comes from `torch.rand`.
+
+    Hand-written because on CPU torch's dropout draws its mask with `bernoulli_`, which costs
+    ~5x `torch.rand` for the same number of draws (measured in torch 2.13, one thread: 21.7 ms
+    against 4.2 ms for a (256, 21, 356) tensor); in the YNAT task model that was a fifth of a
+    training step. In train mode each entry is kept with probability 1 - p and scaled by
+    1 / (1 - p); the gradient flows through the same mask. The uniforms are float32 even for a
+    bfloat16 input, so p is not rounded to bfloat16's 8 bits. On CUDA (where torch's fused
+    kernel is fast) and in eval mode it is nn.Dropout itself; tested against it in
+    tests/bilm/test_layers.py.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        if self.p == 1.0:
+            return x * 0.0
+        # (same shape as x) kept entries scaled by 1 / (1 - p), dropped ones 0; one multiply.
+        keep = (torch.rand(x.shape, device=x.device) >= self.p).to(x.dtype)
+        return x * keep.mul_(1.0 / (1.0 - self.p))
 
 
 class Highway(nn.Module):

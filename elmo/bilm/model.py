@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from elmo.bilm.layers import CharCNN, trim_char_width, unique_rows
+from elmo.bilm.layers import CharCNN, Dropout, trim_char_width, unique_rows
 from elmo.bilm.recurrence import make_lstm
 from elmo.bilm.softmax import make_softmax
 from elmo.core.config import Config, ModelConfig
@@ -96,7 +96,7 @@ class BiLM(nn.Module):
         self.token_encoder = CharCNN(n_chars, cfg.char_dim, cfg.filters, cfg.highway_layers, p)
         self.forward_lstms = nn.ModuleList(_lstm(cfg) for _ in range(cfg.lstm_layers))
         self.backward_lstms = nn.ModuleList(_lstm(cfg) for _ in range(cfg.lstm_layers))
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.softmax = make_softmax(cfg, n_tokens, p)
         self.encoder: TextEncoder | None = None  # set by `from_pretrained`
         self.extra: dict = {}  # the `extra` metadata saved with the weights

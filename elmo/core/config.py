@@ -150,7 +150,9 @@ class FinetuneConfig:
     lr: float = 6e-3
     max_epochs: int = 10
     patience: int = 2
-    precision: str = "32-true"  # or "bf16-mixed" (the task biLSTM through oneDNN in bfloat16)
+    # bf16 autocast: ~11 % less time per epoch than fp32 for the ELMo task model on this CPU,
+    # holdout macro-F1 83.0 / 83.4 against 83.3 / 82.9 (seeds 0 / 1; within seed noise).
+    precision: str = "bf16-mixed"  # or "32-true"
     workers: int = 2  # runs (seeds, ablation variants) trained side by side, see elmo.jobs
     # 04's grid trains on this stratified share of the fit rows (holdout and dev unchanged), so
     # its 9 variants x 3 seeds take minutes, not hours, on 2 cores; 03 always uses all of them.
@@ -266,6 +268,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "workers": 1,
             "ablation_fraction": 1.0,
             "adapt_epochs": 1,
+            "precision": "32-true",
         },
         "static": {"dim": 16, "epochs": 3},
         "senses": {"per_word": 40, "random_sentences": 200, "n_pairs": 5000, "glove_top": 300,

@@ -23,6 +23,7 @@ from typing import Sequence, Union
 import torch
 from torch import nn
 
+from elmo.bilm.layers import Dropout
 from elmo.bilm.model import BiLM
 from elmo.data.text import PAD_ID, TextEncoder
 from elmo.embed.scalar_mix import ScalarMix
@@ -120,7 +121,7 @@ class Elmo(nn.Module):
             ScalarMix(bilm.num_layers, trainable=trainable_weights, gamma=gamma, layer_norm=layer_norm)
             for _ in range(n_mixes)
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.train(self.training)
 
     @property

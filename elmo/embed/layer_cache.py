@@ -78,16 +78,17 @@ class LayerCache:
         layers : (L+1, B, T, D) float32, zero at pads; T = the longest of these sentences.
         mask : (B, T) bool.
         """
-        indices = [int(i) % len(self) for i in indices]
+        indices = np.asarray([int(i) % len(self) for i in indices], dtype=np.int64)
         lengths = self.lengths[indices]
         t = int(lengths.max()) if len(indices) else 0
-        # Filled token-major (B, T, L+1, D), matching the disk layout, then permuted once.
-        out = np.zeros((len(indices), t, self.n_layers, self.dim), dtype=np.float32)
-        for b, (i, n) in enumerate(zip(indices, lengths)):
-            out[b, :n] = self._layers[self.offsets[i] : self.offsets[i] + n]
-        mask = torch.arange(t)[None, :] < torch.as_tensor(lengths, dtype=torch.long)[:, None]
-        # (B, T, L+1, D) -> (L+1, B, T, D).
-        return torch.from_numpy(out).permute(2, 0, 1, 3).contiguous(), mask
+        # (B, T) the file row of each position; `real` marks positions inside their sentence.
+        rows = self.offsets[indices][:, None] + np.arange(t)[None, :]
+        real = np.arange(t)[None, :] < lengths[:, None]
+        # One gather of all real rows, written straight into (L+1, B, T, D): (n_real, L+1, D)
+        # transposed to (L+1, n_real, D). Pads stay zero.
+        out = np.zeros((self.n_layers, len(indices), t, self.dim), dtype=np.float32)
+        out[:, real] = self._layers[rows[real]].transpose(1, 0, 2)
+        return torch.from_numpy(out), torch.from_numpy(real)
 
     @classmethod
     def build(

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchmetrics.classification import MulticlassF1Score
 
+from elmo.bilm.layers import Dropout
 from elmo.data.text import PAD_ID
 from elmo.embed.scalar_mix import ScalarMix
 from elmo.ynat.data import MONITOR, N_CLASSES, TaskBatch
@@ -67,7 +68,7 @@ class TopicClassifier(pl.LightningModule):
         self.mix_out = make_mix(elmo) if elmo and elmo["placement"] == "input_output" else None
         if elmo and elmo["placement"] not in ("input", "input_output"):
             raise ValueError(f"placement must be 'input' or 'input_output', not {elmo['placement']!r}")
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(token_dim + char_cnn_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
         self.output = nn.Linear(2 * hidden_dim + (elmo_dim if self.mix_out else 0), n_classes)
         self.holdout_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
@@ -140,7 +141,10 @@ class TopicClassifier(pl.LightningModule):
 
     def configure_optimizers(self):
         # Fixed mix weights / gamma are frozen parameters: Adam only sees what is learned.
-        return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.hparams.lr)
+        # fused: one kernel per step instead of ~6 passes over each parameter (~7 ms of a
+        # ~90 ms CPU step went to the 20k x 100 embedding's update); the same update.
+        params = [p for p in self.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=self.hparams.lr, fused=True)
 
 
 def to_device(x: torch.Tensor | None, device) -> torch.Tensor | None:

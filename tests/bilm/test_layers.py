@@ -1,9 +1,10 @@
-"""CharCNN and Highway: the token encoder's layers."""
+"""CharCNN and Highway (the token encoder's layers) and the shared Dropout."""
 
+import pytest
 import torch
 
 import elmo.bilm.layers
-from elmo.bilm.layers import CharCNN, Highway, trim_char_width, unique_rows
+from elmo.bilm.layers import CharCNN, Dropout, Highway, trim_char_width, unique_rows
 
 
 def _cnn(**kw) -> CharCNN:
@@ -68,3 +69,34 @@ def test_unique_rows_equals_torch_unique():
     want_uniq, want_inverse = torch.unique(rows, dim=0, return_inverse=True)
     assert torch.equal(uniq, want_uniq) and torch.equal(inverse, want_inverse)
     assert torch.equal(uniq[inverse], rows)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_dropout_matches_torch_semantics(p, dtype):
+    """Kept entries are x / (1 - p), dropped ones 0, kept at rate 1 - p like nn.Dropout's;
+    the gradient is the same mask times 1 / (1 - p); eval mode is the identity."""
+    torch.manual_seed(0)
+    x = (torch.rand(400, 500) + 0.5).to(dtype).requires_grad_()  # no zeros: a zero output means dropped
+    ours, ref = Dropout(p), torch.nn.Dropout(p)
+    y, y_ref = ours(x), ref(x)
+    kept = y != 0
+    tol = 1e-6 if dtype == torch.float32 else 2**-7  # x * (1 / (1 - p)): the scale is rounded
+    assert torch.allclose(y[kept].float(), x.float()[kept] / (1 - p), rtol=tol, atol=0.0)
+    # Both keep-rates within 5 binomial standard errors of 1 - p (200k draws).
+    se = (p * (1 - p) / x.numel()) ** 0.5
+    for rate in (kept.float().mean(), (y_ref != 0).float().mean()):
+        assert abs(float(rate) - (1 - p)) < 5 * se
+    y.float().sum().backward()
+    assert torch.allclose(x.grad.float(), kept.float() / (1 - p), rtol=tol, atol=0.0)
+    assert torch.equal(ours.eval()(x), x)
+
+
+def test_dropout_edge_rates_and_seeding():
+    x = torch.rand(50, 40) + 0.5
+    assert torch.equal(Dropout(0.0)(x), x)
+    assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))
+    torch.manual_seed(3)
+    a = Dropout(0.3)(x)
+    torch.manual_seed(3)
+    assert torch.equal(Dropout(0.3)(x), a)  # the global generator seeds it, as for nn.Dropout
