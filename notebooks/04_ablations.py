@@ -18,7 +18,9 @@
 # Each variant changes one thing of the main ELMo model of `03_finetune` (learned softmax
 # weights s_j, learned γ, λ = 0.001 on the raw weights, ELMo at the task biLSTM's input):
 # γ fixed at 1; the uniform average, the last layer only, or each single layer (0 = the
-# char-CNN, 1, 2 = last); λ = 1; ELMo at the input and the output.
+# char-CNN, 1, 2 = last); λ = 1; ELMo at the input and the output. Two more rows start the
+# task's token embedding x_k from GloVe vectors (trained on the petitions, `elmo.embed.glove`)
+# instead of at random, without and with ELMo: the paper's baselines start from GloVe.
 #
 # **Protocol** (as in 03): epochs selected on the fixed, stratified 10 % holdout of YNAT train;
 # macro-F1 ×100 and accuracy over the full dev set, scored once per run; every variant over the
@@ -57,6 +59,7 @@ from elmo.bilm.train import pretrain
 from elmo.core.config import get_config
 from elmo.core.figures import save_figure
 from elmo.core.runs import run_dir, seed_everything
+from elmo.embed.glove import glove_vectors
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
 from elmo.ynat.jobs import run_grid
@@ -72,12 +75,13 @@ print(f"seeds {seeds}; {cfg.finetune}")
 artifact = pretrain(cfg)  # the biLM of 02_pretrain (reused, not retrained)
 data = YnatData.load(cfg)
 cache = LayerCache.build(artifact, data.tokens, cache_root=run_dir(profile, "cache"))  # 03's cache: same key
-data = data.with_cache(cache)
+static = glove_vectors(cfg)  # GloVe on the petitions, for the x_k "glove" rows (05 and 06 reuse it)
+data = data.with_cache(cache).with_static(static)
 print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,} dev headlines")
 
 # %% [markdown]
 # ## The grid
-# Nine variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
+# Eleven variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
 #
 # **Budget.** One run of 03's task model on all 41k fit headlines takes several minutes on 2
 # cores; 27 of them would take hours. The grid therefore trains on a fixed, stratified share of

@@ -39,6 +39,9 @@ GRID: dict[str, dict] = {
     "layer1": {"elmo": True, "weights": 1, "name": "abl-layer1"},
     "l2_1": {"elmo": True, "l2_coef": 1.0, "name": "abl-l2-1"},
     "input_output": {"elmo": True, "placement": "input_output", "name": "abl-input-output"},
+    # x_k started from GloVe (issue 16's lever), without and with ELMo: the same task model.
+    "glove": {"elmo": False, "x_k": "glove", "name": "abl-no-elmo-glove"},
+    "main_glove": {"elmo": True, "x_k": "glove", "name": "abl-main-glove"},
 }
 # Display names of the grid's rows (tables and figures only; results are keyed by GRID's keys).
 GRID_LABELS = {
@@ -51,6 +54,8 @@ GRID_LABELS = {
     "layer1": "layer 1 only",
     "l2_1": "λ = 1",
     "input_output": "input + output",
+    "glove": "no ELMo, x_k from GloVe",
+    "main_glove": "ELMo (main), x_k from GloVe",
 }
 
 # (A, B) pairs compared seed by seed: the difference reported is A − B.
@@ -62,6 +67,9 @@ PAIRS: dict[str, tuple[str, str]] = {
     "lambda": (MAIN, "l2_1"),
     "placement": ("input_output", MAIN),
     "elmo": (MAIN, NO_ELMO),
+    "glove_no_elmo": ("glove", NO_ELMO),
+    "glove_elmo": ("main_glove", MAIN),
+    "elmo_glove": ("main_glove", "glove"),
 }
 PAIR_LABELS = {
     "gamma": "γ learned − γ fixed",
@@ -71,6 +79,9 @@ PAIR_LABELS = {
     "lambda": "λ 0.001 − λ 1",
     "placement": "input+output − input",
     "elmo": "ELMo − no ELMo",
+    "glove_no_elmo": "no ELMo: GloVe x_k − learned x_k",
+    "glove_elmo": "ELMo: GloVe x_k − learned x_k",
+    "elmo_glove": "ELMo − no ELMo, both GloVe x_k",
 }
 
 SAMPLE_SEED = 2024  # which fit rows a fraction keeps; fixed, so every model seed sees the same rows

@@ -103,8 +103,10 @@ class TaskVariant:
     concatenated to the biLSTM's output). layer_norm : normalise each layer before mixing
     (AllenNLP's do_layer_norm). l2_coef : lambda on the raw mix weights; None: FinetuneConfig's.
     x_k : the context-independent token representation beside ELMo (§3.3): "learned" (an
-    embedding trained from scratch on the task) or "learned+char_cnn" (that embedding
-    concatenated with the frozen biLM's layer 0, its char-CNN token vectors), with or without ELMo.
+    embedding trained from scratch on the task), "learned+char_cnn" (that embedding
+    concatenated with the frozen biLM's layer 0, its char-CNN token vectors) or "glove" (the
+    embedding started from the GloVe vectors of `elmo.embed.glove` where a word has one, then
+    fine-tuned, as the paper's baselines start from GloVe), with or without ELMo.
     bilm : "pretrained" (02's biLM) or "adapted" (further trained on YNAT train titles, no labels,
     for `FinetuneConfig.adapt_epochs` epochs, §3.4 of the paper): which biLM's layers it reads.
     """
@@ -155,7 +157,7 @@ class FinetuneConfig:
     precision: str = "bf16-mixed"  # or "32-true"
     workers: int = 2  # runs (seeds, ablation variants) trained side by side, see elmo.jobs
     # 04's grid trains on this stratified share of the fit rows (holdout and dev unchanged), so
-    # its 9 variants x 3 seeds take minutes, not hours, on 2 cores; 03 always uses all of them.
+    # its 11 variants x 3 seeds take minutes, not hours, on 2 cores; 03 always uses all of them.
     ablation_fraction: float = 0.1
     # Epochs of LM training on YNAT train titles (text only) for the "adapted" biLM (§3.4; the
     # paper: 1), the epoch kept chosen on held-out title perplexity. One epoch took the cpu

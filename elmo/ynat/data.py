@@ -98,6 +98,7 @@ class YnatData:
     dev: list[int]
     tokenizer: dict = field(default_factory=lambda: asdict(TokenizerSettings()))
     cache: Any = None
+    static: Any = None  # an `elmo.embed.glove.StaticVectors`, for TaskVariant.x_k "glove"
 
     @classmethod
     def build(
@@ -140,6 +141,10 @@ class YnatData:
         if cache is not None and len(cache) != len(self.tokens):
             raise ValueError(f"LayerCache has {len(cache)} rows, the data {len(self.tokens)} (train then dev)")
         return dataclasses.replace(self, cache=cache)
+
+    def with_static(self, static) -> "YnatData":
+        """A copy that carries static word vectors (GloVe), the starting point of x_k "glove"."""
+        return dataclasses.replace(self, static=static)
 
     def split(self, name: str) -> list[int]:
         if name not in ("fit", "holdout", "dev"):

@@ -147,5 +147,29 @@ class TopicClassifier(pl.LightningModule):
         return torch.optim.Adam(params, lr=self.hparams.lr, fused=True)
 
 
+@torch.no_grad()
+def init_from_static(embedding: nn.Embedding, itos: list[str], static) -> int:
+    """Start the rows of `embedding` whose word has a static vector (GloVe) from that vector.
+
+    # Parameters
+    embedding : (V, dim) the task's token embedding, freshly initialised (N(0, 1) rows).
+    itos : the V words of its rows; `<pad>` (row 0) stays zero.
+    static : an `elmo.embed.glove.StaticVectors` with `dim` dimensions.
+
+    The vectors are rescaled by one factor so that their mean norm equals that of the random
+    rows, sqrt(dim): words with and without a GloVe vector then start on the same scale (GloVe's
+    own norms are ~10x smaller). The rows stay trainable. Returns how many rows were set.
+    """
+    rows = [(i, static.index(w)) for i, w in enumerate(itos) if i != PAD_ID and w in static]
+    if not rows:
+        return 0
+    mine, theirs = map(list, zip(*rows))
+    vectors = torch.as_tensor(static.vectors[theirs], dtype=embedding.weight.dtype)
+    # (n, dim) scaled so the mean row norm is sqrt(dim), as for N(0, 1) rows.
+    vectors *= embedding.weight.shape[1] ** 0.5 / vectors.norm(dim=1).mean().clamp(min=1e-12)
+    embedding.weight[mine] = vectors
+    return len(mine)
+
+
 def to_device(x: torch.Tensor | None, device) -> torch.Tensor | None:
     return None if x is None else x.to(device)

@@ -19,7 +19,7 @@ from elmo.core.runs import quiet_lightning, run_dir, seed_everything, write_run_
 from elmo.core.tracking import mlflow_logger
 from elmo.ynat.data import MONITOR, YnatData
 from elmo.ynat.metrics import mean_std, scores
-from elmo.ynat.model import TopicClassifier, to_device
+from elmo.ynat.model import TopicClassifier, init_from_static, to_device
 
 CHECKPOINTS, BEST = "checkpoints", "best"  # each run keeps only its holdout-selected checkpoint
 
@@ -44,13 +44,13 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
     return v
 
 
-X_K = ("learned", "learned+char_cnn")  # TaskVariant.x_k
+X_K = ("learned", "learned+char_cnn", "glove")  # TaskVariant.x_k
 BILMS = ("pretrained", "adapted")  # TaskVariant.bilm
 
 
 def uses_layers(variant: dict) -> bool:
     """Whether a resolved variant's batches must carry the cached biLM layers."""
-    return bool(variant["elmo"]) or variant["x_k"] != "learned"
+    return bool(variant["elmo"]) or "char_cnn" in variant["x_k"]
 
 
 def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
@@ -63,6 +63,10 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
         raise ValueError(f"bilm must be one of {BILMS}, not {variant['bilm']!r}")
     if variant["x_k"] not in X_K:
         raise ValueError(f"x_k must be one of {X_K}, not {variant['x_k']!r}")
+    if variant["x_k"] == "glove" and data.static is None:
+        raise ValueError("x_k 'glove' needs the GloVe vectors: data.with_static(glove_vectors(cfg))")
+    if variant["x_k"] == "glove" and data.static.dim != f.token_dim:
+        raise ValueError(f"x_k 'glove': GloVe has {data.static.dim} dimensions, the task's token_dim is {f.token_dim}")
     char_cnn_dim = data.cache.dim if variant["x_k"] == "learned+char_cnn" else 0
     if variant["elmo"]:
         keys = ("gamma", "weights", "placement", "layer_norm")
@@ -71,6 +75,8 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer,
                             char_cnn_dim=char_cnn_dim)
     model.vocab_itos = list(data.vocab.itos)
+    if variant["x_k"] == "glove":
+        init_from_static(model.embedding, model.vocab_itos, data.static)
     return model
 
 

@@ -13,6 +13,8 @@ from task_fixtures import ELMO_ON, FakeLayerCache, make_data, tiny_cfg, toy_head
 from elmo.core.config import get_config
 from elmo.core.runs import seed_everything
 from elmo.data.readers import YNAT_LABELS
+from elmo.data.text import PAD, PAD_ID
+from elmo.embed.glove import StaticVectors
 from elmo.embed.scalar_mix import ScalarMix
 from elmo.ynat.baselines import majority_class, morpheme_ngrams, tfidf_logreg
 from elmo.ynat.data import MAX_TOKENS, MONITOR, TaskVocab, YnatData, holdout_split
@@ -27,6 +29,7 @@ from elmo.ynat.train import (
     resolve_variant,
     summarize,
     train_and_evaluate,
+    uses_layers,
 )
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
@@ -167,9 +170,45 @@ def test_char_cnn_x_k_reads_layer_0_only_and_no_mix(data, tmp_path):
     with pytest.raises(ValueError, match="reads the biLM's layers"):
         model(batch.token_ids, batch.mask)
     with pytest.raises(ValueError, match="x_k must be"):
-        build_model(tiny_cfg(), data, resolve_variant({"x_k": "glove"}))
+        build_model(tiny_cfg(), data, resolve_variant({"x_k": "word2vec"}))
     result = train_and_evaluate(tiny_cfg(), data, 0, variant, tmp_path, logger=False)
     assert result["macro_f1"] > 60 and result["variant"] == "no-elmo-charcnn"
+
+
+def _static(words, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    return StaticVectors(list(words), rng.normal(0, 0.1, (len(words), dim)).astype(np.float32))
+
+
+def test_glove_x_k_starts_known_words_from_their_vectors(data, tmp_path):
+    """x_k "glove": rows of words with a static vector point along it, on the random rows' scale;
+    other rows and <pad> are as without it; clear errors without vectors or with the wrong dim."""
+    cfg, itos = tiny_cfg(), data.vocab.itos
+    known = [w for w in itos[2:] if "0" in w][:6] + [PAD]  # <pad> has a vector but must stay zero
+    static = _static(known + ["not-in-the-task"], cfg.finetune.token_dim)
+    variant = resolve_variant({"x_k": "glove"})
+    assert variant["name"] == "no-elmo-glove" and not uses_layers(variant)
+    with pytest.raises(ValueError, match="with_static"):
+        build_model(cfg, data, variant)
+    with pytest.raises(ValueError, match="dimensions"):
+        build_model(cfg, data.with_static(_static(known, cfg.finetune.token_dim + 1)), variant)
+    seed_everything(0)
+    model = build_model(cfg, data.with_static(static), variant)
+    seed_everything(0)
+    plain = build_model(cfg, data, resolve_variant({}))
+    w, w0 = model.embedding.weight.detach(), plain.embedding.weight.detach()
+    rows = [itos.index(t) for t in known[:-1]]
+    assert len(rows) == 6 and torch.all(w[PAD_ID] == 0)
+    vecs = torch.as_tensor(static.vectors[: len(rows)])
+    cos = torch.nn.functional.cosine_similarity(w[rows], vecs, dim=1)
+    assert torch.allclose(cos, torch.ones(len(rows)), atol=1e-5)
+    assert w[rows].norm(dim=1).mean() == pytest.approx(cfg.finetune.token_dim**0.5, rel=1e-4)
+    others = [i for i in range(len(itos)) if i not in rows]
+    assert torch.equal(w[others], w0[others])
+    with_elmo = build_model(cfg, data.with_static(static), resolve_variant({"elmo": True, "x_k": "glove"}))
+    assert with_elmo.uses_elmo and torch.equal(with_elmo.embedding.weight.detach()[rows], w[rows])
+    result = train_and_evaluate(cfg, data.with_static(static), 0, variant, tmp_path, logger=False)
+    assert result["macro_f1"] > 60 and result["variant"] == "no-elmo-glove"
 
 
 def test_run_models_trains_each_model_on_its_own_biLM(tmp_path):
