@@ -41,6 +41,7 @@ from elmo.core.config import get_config
 from elmo.core.figures import save_figure
 from elmo.core.runs import run_dir, seed_everything
 from elmo.embed.elmo import Elmo
+from elmo.embed.glove import glove_vectors
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.baselines import majority_class, tfidf_logreg, tfidf_probabilities
 from elmo.ynat.data import YnatData
@@ -78,7 +79,8 @@ print(cfg.finetune)
 artifact = pretrain(cfg)  # the biLM of 02_pretrain (reused, not retrained)
 data = YnatData.load(cfg)
 cache = LayerCache.build(artifact, data.tokens, cache_root=run_dir(profile, "cache"))
-data = data.with_cache(cache)
+static = glove_vectors(cfg)  # GloVe on the petitions' train split, for the x_k "glove" rows (04-06 reuse it)
+data = data.with_cache(cache).with_static(static)
 print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,} dev headlines; "
       f"task vocabulary {len(data.vocab):,}")
 print("biLM embedding throughput:", {k: round(v, 1) for k, v in cache.meta["throughput"].items() if isinstance(v, float)})
@@ -127,8 +129,9 @@ adaptation = adaptation_summary(adapted)
 # ## The task models, with and without ELMo
 # Every row is one `TaskVariant` of `FinetuneConfig.models`, trained over the same seeds with the
 # same selection: no ELMo; ELMo at the input; ELMo at input and output (the paper's SST-5 model);
-# the no-ELMo model given the biLM's char-CNN token vectors beside its learned x_k (how much of
-# ELMo's gain layer 0 alone brings); and the main model on the adapted biLM.
+# the main model on the adapted biLM; and x_k started from GloVe (trained on the petitions)
+# instead of at random, without and with ELMo: the paper adds ELMo to baselines that start from
+# GloVe, so the last pair asks its question most directly.
 
 # %%
 variants = cfg.finetune.models  # typed config: key -> TaskVariant

@@ -20,7 +20,8 @@
 # γ fixed at 1; the uniform average, the last layer only, or each single layer (0 = the
 # char-CNN, 1, 2 = last); λ = 1; ELMo at the input and the output. Two more rows start the
 # task's token embedding x_k from GloVe vectors (trained on the petitions, `elmo.embed.glove`)
-# instead of at random, without and with ELMo: the paper's baselines start from GloVe.
+# instead of at random, without and with ELMo: the paper's baselines start from GloVe. One
+# gives the no-ELMo model the biLM's char-CNN token vectors (layer 0) beside its own x_k.
 #
 # **Protocol** (as in 03): epochs selected on the fixed, stratified 10 % holdout of YNAT train;
 # macro-F1 ×100 and accuracy over the full dev set, scored once per run; every variant over the
@@ -75,13 +76,13 @@ print(f"seeds {seeds}; {cfg.finetune}")
 artifact = pretrain(cfg)  # the biLM of 02_pretrain (reused, not retrained)
 data = YnatData.load(cfg)
 cache = LayerCache.build(artifact, data.tokens, cache_root=run_dir(profile, "cache"))  # 03's cache: same key
-static = glove_vectors(cfg)  # GloVe on the petitions, for the x_k "glove" rows (05 and 06 reuse it)
+static = glove_vectors(cfg)  # 03's GloVe (reused), for the x_k "glove" rows
 data = data.with_cache(cache).with_static(static)
 print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,} dev headlines")
 
 # %% [markdown]
 # ## The grid
-# Eleven variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
+# Twelve variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
 #
 # **Budget.** One run of 03's task model on all 41k fit headlines takes several minutes on 2
 # cores; 27 of them would take hours. The grid therefore trains on a fixed, stratified share of

@@ -42,6 +42,8 @@ GRID: dict[str, dict] = {
     # x_k started from GloVe (issue 16's lever), without and with ELMo: the same task model.
     "glove": {"elmo": False, "x_k": "glove", "name": "abl-no-elmo-glove"},
     "main_glove": {"elmo": True, "x_k": "glove", "name": "abl-main-glove"},
+    # x_k = [learned; the biLM's char-CNN vectors (layer 0)]: how much of ELMo is layer 0 alone.
+    "charcnn": {"elmo": False, "x_k": "learned+char_cnn", "name": "abl-no-elmo-charcnn"},
 }
 # Display names of the grid's rows (tables and figures only; results are keyed by GRID's keys).
 GRID_LABELS = {
@@ -56,6 +58,7 @@ GRID_LABELS = {
     "input_output": "input + output",
     "glove": "no ELMo, x_k from GloVe",
     "main_glove": "ELMo (main), x_k from GloVe",
+    "charcnn": "no ELMo, x_k + biLM char-CNN",
 }
 
 # (A, B) pairs compared seed by seed: the difference reported is A − B.
@@ -70,6 +73,7 @@ PAIRS: dict[str, tuple[str, str]] = {
     "glove_no_elmo": ("glove", NO_ELMO),
     "glove_elmo": ("main_glove", MAIN),
     "elmo_glove": ("main_glove", "glove"),
+    "charcnn": ("charcnn", NO_ELMO),
 }
 PAIR_LABELS = {
     "gamma": "γ learned − γ fixed",
@@ -82,6 +86,7 @@ PAIR_LABELS = {
     "glove_no_elmo": "no ELMo: GloVe x_k − learned x_k",
     "glove_elmo": "ELMo: GloVe x_k − learned x_k",
     "elmo_glove": "ELMo − no ELMo, both GloVe x_k",
+    "charcnn": "no ELMo: char-CNN x_k − learned x_k",
 }
 
 SAMPLE_SEED = 2024  # which fit rows a fraction keeps; fixed, so every model seed sees the same rows

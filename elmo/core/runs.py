@@ -98,7 +98,8 @@ def write_run_info(directory: Path, cfg: Config, **extra: Any) -> Path:
 # MLflow logger's note that it creates an experiment on first use (a "warning" only by level).
 # Matched at the start of the message.
 LIGHTNING_CHATTER = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip:", "`Trainer.fit` stopped:",
-                     "`Trainer(limit_train_batches=1.0)` was configured so 100%", "Experiment with name ")  # fmt: skip
+                     "`Trainer(limit_train_batches=1.0)` was configured so 100%", "Experiment with name ",
+                     "Using bfloat16 Automatic Mixed Precision")  # fmt: skip
 # Deprecations raised inside the pinned libraries, not by our code (nothing for us to fix).
 KNOWN_DEPRECATIONS = (r"`isinstance\(treespec, LeafSpec\)` is deprecated",)
 

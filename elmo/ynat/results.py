@@ -29,20 +29,23 @@ LABELS = {
     "no_elmo": "biLSTM, no ELMo",
     "elmo_input": "biLSTM + ELMo (input)",
     "elmo_input_output": "biLSTM + ELMo (input + output)",
-    "no_elmo_charcnn": "biLSTM, no ELMo, x_k + biLM char-CNN",
     "elmo_input_output_adapted": "biLSTM + ELMo (input + output), biLM adapted to YNAT",
+    "no_elmo_glove": "biLSTM, no ELMo, x_k from GloVe",
+    "elmo_input_output_glove": "biLSTM + ELMo (input + output), x_k from GloVe",
 }
 SHORT = {"no_elmo": "no-ELMo", "elmo_input": "ELMo (input)", "elmo_input_output": "ELMo",
-         "no_elmo_charcnn": "no-ELMo + char-CNN", "elmo_input_output_adapted": "ELMo, adapted"}
+         "elmo_input_output_adapted": "ELMo, adapted", "no_elmo_glove": "no-ELMo, GloVe",
+         "elmo_input_output_glove": "ELMo, GloVe"}
 
 
 # 03's seed-matched comparisons (A, B): ELMo's own gain over the same task model, and each lever.
 ELMO_PAIRS = {
     "ELMo (input) − no ELMo": ("elmo_input", "no_elmo"),
     "ELMo (input + output) − no ELMo": ("elmo_input_output", "no_elmo"),
-    "ELMo (input) − no ELMo with char-CNN x_k": ("elmo_input", "no_elmo_charcnn"),
-    "no ELMo: char-CNN x_k − learned x_k only": ("no_elmo_charcnn", "no_elmo"),
     "ELMo (input + output): adapted − pretrained biLM": ("elmo_input_output_adapted", "elmo_input_output"),
+    "no ELMo: GloVe x_k − learned x_k": ("no_elmo_glove", "no_elmo"),
+    "ELMo (input + output): GloVe x_k − learned x_k": ("elmo_input_output_glove", "elmo_input_output"),
+    "ELMo (input + output) − no ELMo, both with GloVe x_k": ("elmo_input_output_glove", "no_elmo_glove"),
 }
 
 

@@ -89,9 +89,9 @@ def test_headline_picks_each_model_on_the_holdout_not_dev():
     def runs(dev, hold):
         return [{"seed": s, "macro_f1": dev, "accuracy": 70.0, "holdout_macro_f1": hold} for s in range(2)]
 
-    models = {"no_elmo": {"elmo": False}, "no_elmo_charcnn": {"elmo": False},
+    models = {"no_elmo": {"elmo": False}, "no_elmo_glove": {"elmo": False},
               "elmo_input": {"elmo": True}, "elmo_input_output_adapted": {"elmo": True}}  # fmt: skip
-    finetune = {"tfidf": runs(82.0, 84.0), "no_elmo": runs(78.0, 80.0), "no_elmo_charcnn": runs(79.0, 79.5),
+    finetune = {"tfidf": runs(82.0, 84.0), "no_elmo": runs(78.0, 80.0), "no_elmo_glove": runs(79.0, 79.5),
                 "elmo_input": runs(81.0, 83.0), "elmo_input_output_adapted": runs(83.0, 82.0),
                 "elmo_input_ensemble": runs(90.0, 99.0)}  # fmt: skip
     r = {"profile": "cpu", "finetune": FinetuneResults(finetune, provenance={"finetune": {"models": models}}).to_dict()}

@@ -332,6 +332,22 @@ def test_tfidf_logreg_and_majority_class():
     assert majority_class([1, 0], 2).tolist() == [0, 0]
 
 
+def test_select_c_equals_a_pipeline_per_c():
+    """Features fitted once and C's fitted in threads give each C the holdout F1 of its own pipeline."""
+    from elmo.ynat.baselines import select_C, tfidf_pipeline
+
+    rows = toy_headlines(12, 3)
+    texts, tokens, labels = [h.text for h in rows], [h.text.split() for h in rows], [h.label for h in rows]
+    Cs = (0.01, 0.1, 1.0)
+    C, f1 = select_C(texts, tokens, labels, Cs, workers=2)
+    fit, held = holdout_split(labels, 0.1)
+    pairs, y = list(zip(texts, tokens)), np.asarray(labels)
+    for c in Cs:
+        model = tfidf_pipeline(c).fit([pairs[i] for i in fit], y[fit])
+        assert f1[c] == scores(y[held], model.predict([pairs[i] for i in held]))["macro_f1"]
+    assert C == max(Cs, key=lambda c: (f1[c], -c))
+
+
 def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
     from elmo.ynat.ensemble import seed_ensemble
     from elmo.ynat.train import best_checkpoint
