@@ -73,7 +73,11 @@ def select_C(
     x_held = features.transform([pairs[i] for i in held])
 
     def holdout_f1(C: float) -> float:
-        return scores(labels[held], _classifier(C).fit(x_fit, labels[fit]).predict(x_held))["macro_f1"]
+        # Each thread fits and predicts on its own copies: sklearn may sort a sparse matrix's
+        # indices in place, which races when two threads share one (measured: "indices array
+        # has fewer than nnz elements" on the full YNAT).
+        model = _classifier(C).fit(x_fit.copy(), labels[fit])
+        return scores(labels[held], model.predict(x_held.copy()))["macro_f1"]
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         f1 = dict(zip(Cs, pool.map(holdout_f1, Cs)))

@@ -2,9 +2,9 @@
 
 import pytest
 
+from elmo.ablations.results import AblationResults
 from elmo.report import results
 from elmo.report.ablations import ablation_markdown
-from elmo.ablations.results import AblationResults
 from elmo.report.paper import comparison_markdown, comparison_rows, headline_markdown, headline_rows
 from elmo.ynat.results import FinetuneResults
 
