@@ -109,6 +109,11 @@ class TaskVariant:
     fine-tuned, as the paper's baselines start from GloVe), with or without ELMo.
     bilm : "pretrained" (02's biLM) or "adapted" (further trained on YNAT train titles, no labels,
     for `FinetuneConfig.adapt_epochs` epochs, §3.4 of the paper): which biLM's layers it reads.
+    top : "frozen" (the paper: every biLM layer a fixed feature) or "tuned": the biLM's top layer
+    is recomputed from the cached layer below it and fine-tuned with the task model, at
+    `FinetuneConfig.top_lr_scale` times the task's learning rate and only after
+    `top_frozen_epochs` epochs (ULMFiT's discriminative rates and gradual unfreezing; see
+    `elmo.embed.top_layer`).
     """
 
     name: str | None = None
@@ -120,6 +125,7 @@ class TaskVariant:
     l2_coef: float | None = None
     x_k: str = "learned"
     bilm: str = "pretrained"
+    top: str = "frozen"
 
 
 def _models_of_03() -> dict[str, TaskVariant]:
@@ -168,6 +174,11 @@ class FinetuneConfig:
     holdout_fraction: float = 0.1  # of YNAT train, for model selection (never dev)
     seeds: tuple[int, ...] = (0, 1, 2)
     l2_coef: float = 0.001  # lambda on the ScalarMix weights
+    # TaskVariant.top "tuned": the biLM's top layer learns at this fraction of `lr` (ULMFiT's
+    # discriminative rates divide by 2.6 per layer below the head), and stays frozen for the
+    # first `top_frozen_epochs` epochs while the fresh task layers settle (gradual unfreezing).
+    top_lr_scale: float = 0.1
+    top_frozen_epochs: int = 1
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).

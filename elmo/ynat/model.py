@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassF1Score
 from elmo.bilm.layers import Dropout
 from elmo.data.text import PAD_ID
 from elmo.embed.scalar_mix import ScalarMix
+from elmo.embed.top_layer import TopLayer
 from elmo.ynat.data import MONITOR, N_CLASSES, TaskBatch
 
 
@@ -42,6 +43,11 @@ class TopicClassifier(pl.LightningModule):
     char_cnn_dim : 0, or D: x_k is then [learned embedding; the frozen biLM's layer 0] (the
         char-CNN token vectors, from the same cached layers as ELMo), the paper's pretrained
         context-independent representation beside the learned one (`TaskVariant.x_k`).
+    top : None (every biLM layer frozen), or a `TopLayer.spec_of(bilm)` dict: the biLM's top
+        layer is then recomputed from the cached layer below and trained (`TaskVariant.top`);
+        load its pretrained weights with `self.top.load_state_dict(TopLayer.from_bilm(...))`.
+    top_lr_scale, top_frozen_epochs : its learning rate as a fraction of `lr`, and the epochs
+        before it is unfrozen (ULMFiT's discriminative rates and gradual unfreezing).
 
     The vocabulary itself travels in the checkpoint (`vocab_itos`), not in the hyperparameters,
     which loggers copy to MLflow (whose parameters are limited in length).
@@ -59,6 +65,9 @@ class TopicClassifier(pl.LightningModule):
         tokenizer: dict | None = None,
         n_classes: int = N_CLASSES,
         char_cnn_dim: int = 0,
+        top: dict | None = None,
+        top_lr_scale: float = 0.1,
+        top_frozen_epochs: int = 1,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -68,6 +77,9 @@ class TopicClassifier(pl.LightningModule):
         self.mix_out = make_mix(elmo) if elmo and elmo["placement"] == "input_output" else None
         if elmo and elmo["placement"] not in ("input", "input_output"):
             raise ValueError(f"placement must be 'input' or 'input_output', not {elmo['placement']!r}")
+        if top is not None and not elmo:
+            raise ValueError("tuning the biLM's top layer needs ELMo (elmo=None here)")
+        self.top = TopLayer(top) if top is not None else None
         self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(token_dim + char_cnn_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
         self.output = nn.Linear(2 * hidden_dim + (elmo_dim if self.mix_out else 0), n_classes)
@@ -88,6 +100,8 @@ class TopicClassifier(pl.LightningModule):
         x = self.embedding(token_ids)
         if self.needs_layers and layers is None:
             raise ValueError("this model reads the biLM's layers (ELMo or char-CNN x_k): pass the (L+1, B, T, D) layers")
+        if self.top is not None:
+            layers = self.top(layers, mask)  # (L+1, B, T, D), layer L recomputed and trainable
         if self.hparams.char_cnn_dim:
             x = torch.cat([x, layers[0]], dim=-1)  # (B, T, token_dim + D): layer 0 is context-free
         if self.uses_elmo:
@@ -139,12 +153,21 @@ class TopicClassifier(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.vocab_itos = checkpoint.get("vocab_itos")
 
+    def on_train_epoch_start(self) -> None:
+        # Gradual unfreezing: no gradient reaches the pretrained top layer in its frozen epochs,
+        # and Adam skips parameters without one.
+        if self.top is not None:
+            self.top.requires_grad_(self.current_epoch >= self.hparams.top_frozen_epochs)
+
     def configure_optimizers(self):
         # Fixed mix weights / gamma are frozen parameters: Adam only sees what is learned.
         # fused: one kernel per step instead of ~6 passes over each parameter (~7 ms of a
         # ~90 ms CPU step went to the 20k x 100 embedding's update); the same update.
-        params = [p for p in self.parameters() if p.requires_grad]
-        return torch.optim.Adam(params, lr=self.hparams.lr, fused=True)
+        top = set(self.top.parameters()) if self.top is not None else set()
+        groups = [{"params": [p for p in self.parameters() if p.requires_grad and p not in top]}]
+        if top:  # the pretrained layer: its own, smaller learning rate
+            groups.append({"params": list(self.top.parameters()), "lr": self.hparams.lr * self.hparams.top_lr_scale})
+        return torch.optim.Adam(groups, lr=self.hparams.lr, fused=True)
 
 
 @torch.no_grad()

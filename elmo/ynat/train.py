@@ -14,9 +14,11 @@ import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
+from elmo.bilm.model import BiLM
 from elmo.core.config import Config, TaskVariant
 from elmo.core.runs import quiet_lightning, run_dir, seed_everything, write_run_info
 from elmo.core.tracking import mlflow_logger
+from elmo.embed.top_layer import TopLayer
 from elmo.ynat.data import MONITOR, YnatData
 from elmo.ynat.metrics import mean_std, scores
 from elmo.ynat.model import TopicClassifier, init_from_static, to_device
@@ -39,6 +41,8 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
         v["name"] = f"elmo-{v['weights']}-{v['gamma']}-{v['placement']}" if v["elmo"] else "no-elmo"
         if v["x_k"] != "learned":
             v["name"] += "-" + v["x_k"].replace("learned+", "").replace("_", "")
+        if v["top"] != "frozen":
+            v["name"] += f"-{v['top']}top"
         if v["bilm"] != "pretrained":  # its own run folder: the same model on another biLM
             v["name"] += f"-{v['bilm']}"
     return v
@@ -46,6 +50,7 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
 
 X_K = ("learned", "learned+char_cnn", "glove")  # TaskVariant.x_k
 BILMS = ("pretrained", "adapted")  # TaskVariant.bilm
+TOPS = ("frozen", "tuned")  # TaskVariant.top
 
 
 def uses_layers(variant: dict) -> bool:
@@ -67,13 +72,23 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
         raise ValueError("x_k 'glove' needs the GloVe vectors: data.with_static(glove_vectors(cfg))")
     if variant["x_k"] == "glove" and data.static.dim != f.token_dim:
         raise ValueError(f"x_k 'glove': GloVe has {data.static.dim} dimensions, the task's token_dim is {f.token_dim}")
+    if variant["top"] not in TOPS:
+        raise ValueError(f"top must be one of {TOPS}, not {variant['top']!r}")
+    if variant["top"] == "tuned" and not variant["elmo"]:
+        raise ValueError("top 'tuned' fine-tunes the biLM's top layer inside ELMo: it needs elmo=True")
     char_cnn_dim = data.cache.dim if variant["x_k"] == "learned+char_cnn" else 0
     if variant["elmo"]:
         keys = ("gamma", "weights", "placement", "layer_norm")
         elmo = {"n_layers": data.cache.n_layers, "dim": data.cache.dim, **{k: variant[k] for k in keys}}
     l2 = f.l2_coef if variant["l2_coef"] is None else variant["l2_coef"]
+    top = None
+    if variant["top"] == "tuned":
+        top = TopLayer.from_bilm(BiLM.from_pretrained(data.cache.meta["bilm_dir"]))  # the cached layers' biLM
     model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer,
-                            char_cnn_dim=char_cnn_dim)
+                            char_cnn_dim=char_cnn_dim, top=None if top is None else top.spec, top_lr_scale=f.top_lr_scale,
+                            top_frozen_epochs=f.top_frozen_epochs)  # fmt: skip
+    if top is not None:
+        model.top.load_state_dict(top.state_dict())
     model.vocab_itos = list(data.vocab.itos)
     if variant["x_k"] == "glove":
         init_from_static(model.embedding, model.vocab_itos, data.static)

@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from sklearn.metrics import f1_score
 from task_fixtures import ELMO_ON, FakeLayerCache, make_data, tiny_cfg, toy_headlines
@@ -379,3 +380,51 @@ def test_weighted_pair_picks_the_weight_on_the_holdout(data):
     assert blend["holdout_macro_f1"] >= scored(data, tfidf)["holdout_macro_f1"]
     only = weighted_pair(data, tfidf, tfidf)
     assert only["weight"] == 0.5 and only["macro_f1"] == scored(data, tfidf)["macro_f1"]
+
+
+def test_tuned_top_layer_starts_from_the_bilm_unfreezes_late_and_learns_slower(tmp_path):
+    """TaskVariant.top "tuned": the model's top layer starts as the cached biLM's (same logits as
+    the frozen model at init), stays put in its frozen epoch, then learns at lr * top_lr_scale;
+    the checkpoint reloads it; clear errors without ELMo."""
+    from lm_fixtures import toy_model_config
+
+    from elmo.bilm.model import BiLM
+    from elmo.data.text import TextEncoder, TokenizerSettings
+    from elmo.embed.layer_cache import LayerCache
+
+    data = make_data(20, 5, cache=False)
+    encoder = TextEncoder.build(data.tokens, TokenizerSettings(tokenizer="eojeol"), min_freq=1)
+    torch.manual_seed(0)
+    bilm = BiLM(toy_model_config(proj_dim=4, lstm_dim=8), len(encoder.tokens), len(encoder.chars))
+    bilm.save_pretrained(tmp_path / "bilm", encoder)
+    data = data.with_cache(LayerCache.build(tmp_path / "bilm", data.tokens, tmp_path / "cache", progress=False))
+    cfg = tiny_cfg(max_epochs=2, patience=5, top_frozen_epochs=1, top_lr_scale=0.5)
+    tuned, frozen = resolve_variant({"elmo": True, "top": "tuned"}), resolve_variant({"elmo": True})
+    assert tuned["name"] == "elmo-learned-learned-input-tunedtop"
+    with pytest.raises(ValueError, match="needs elmo=True"):
+        build_model(cfg, data, resolve_variant({"top": "tuned"}))
+    with pytest.raises(ValueError, match="top must be one of"):
+        build_model(cfg, data, resolve_variant({"elmo": True, "top": "thawed"}))
+    seed_everything(0)
+    model = build_model(cfg, data, tuned).eval()
+    seed_everything(0)
+    plain = build_model(cfg, data, frozen).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("top.")})
+    batch = next(iter(data.loader("holdout", 16, layers=True)))
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch.token_ids, batch.mask, batch.layers),
+                                   plain(batch.token_ids, batch.mask, batch.layers), atol=2e-3, rtol=1e-3)  # fmt: skip
+    opt = model.configure_optimizers()
+    assert [g["lr"] for g in opt.param_groups] == [cfg.finetune.lr, cfg.finetune.lr * 0.5]
+    start = {k: v.clone() for k, v in model.top.state_dict().items()}
+    seen = []
+
+    class Watch(pl.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            seen.append(all(torch.equal(v, start[k]) for k, v in module.top.state_dict().items()))
+
+    best, trainer, run, _ = fit_model(cfg, data, 0, tuned, tmp_path, logger=False, callbacks=[Watch()], max_epochs=2)
+    assert seen == [True, False]  # untouched in the frozen epoch, trained after it
+    reloaded = TopicClassifier.load_from_checkpoint(trainer.checkpoint_callback.best_model_path).eval()
+    with torch.no_grad():
+        assert torch.equal(reloaded(batch.token_ids, batch.mask, batch.layers), best(batch.token_ids, batch.mask, batch.layers))
