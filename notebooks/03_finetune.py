@@ -103,7 +103,7 @@ tfidf_holdout = max(tfidf_info["holdout_macro_f1"].values())
 results["tfidf"] = [{**scores(gold, tfidf_pred), "holdout_macro_f1": tfidf_holdout}]
 print(f"TF-IDF: C = {tfidf_info['C']} chosen on the holdout (holdout macro-F1 {tfidf_holdout:.1f})")
 # The same model trained on the fit rows only: the rows the neural models learn from.
-tfidf_fit = tfidf_probabilities(data, tfidf_info["C"])
+tfidf_fit = tfidf_probabilities(data, tfidf_info["C"], model=tfidf_info["fit_model"])  # select_C fitted it
 results["tfidf_fit"] = [scored(data, tfidf_fit)]
 
 # %% [markdown]

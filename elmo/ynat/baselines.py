@@ -58,13 +58,15 @@ def tfidf_pipeline(C: float, min_df: int = 1) -> Pipeline:
 
 
 def select_C(
-    texts, tokens, labels, Cs: Sequence[float] = CS, holdout_fraction: float = 0.1, min_df: int = 1, workers: int = 2
-) -> tuple[float, dict]:
+    texts, tokens, labels, Cs: Sequence[float] = CS, holdout_fraction: float = 0.1, min_df: int = 1, workers: int = 2,
+    return_model: bool = False,
+):
     """The C with the best holdout macro-F1 (ties: the smaller C); -> (C, {C: holdout macro-F1}).
 
     The same as fitting `tfidf_pipeline(C)` on the fit rows for each C, but the features are
     fitted once (they do not depend on C) and the C's are fitted in `workers` threads
-    (liblinear releases the GIL).
+    (liblinear releases the GIL). With return_model, also that pipeline for the chosen C, as
+    fitted on the fit rows: -> (C, f1, pipeline).
     """
     fit, held = holdout_split(labels, holdout_fraction)
     pairs, labels = list(zip(texts, tokens)), np.asarray(labels)
@@ -77,11 +79,15 @@ def select_C(
         # indices in place, which races when two threads share one (measured: "indices array
         # has fewer than nnz elements" on the full YNAT).
         model = _classifier(C).fit(x_fit.copy(), labels[fit])
-        return scores(labels[held], model.predict(x_held.copy()))["macro_f1"]
+        return scores(labels[held], model.predict(x_held.copy()))["macro_f1"], model
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        f1 = dict(zip(Cs, pool.map(holdout_f1, Cs)))
-    return max(Cs, key=lambda C: (f1[C], -C)), f1
+        fitted = dict(zip(Cs, pool.map(holdout_f1, Cs)))
+    f1 = {C: score for C, (score, _) in fitted.items()}
+    best = max(Cs, key=lambda C: (f1[C], -C))
+    if return_model:
+        return best, f1, Pipeline([("features", features), ("lr", fitted[best][1])])
+    return best, f1
 
 
 def tfidf_logreg(
@@ -96,20 +102,25 @@ def tfidf_logreg(
 ):
     """Predicted label ids (N_eval,) of TF-IDF + LR; C picked on the train holdout, refit on all train.
 
-    With return_details, also {"C": chosen C, "holdout_macro_f1": {C: score}}.
+    With return_details, also {"C": chosen C, "holdout_macro_f1": {C: score}, "fit_model": the
+    pipeline with that C fitted on the fit rows only (for `tfidf_probabilities`)}.
     """
-    C, f1 = select_C(train_texts, train_tokens, train_labels, Cs, min_df=min_df)
+    C, f1, fit_model = select_C(train_texts, train_tokens, train_labels, Cs, min_df=min_df, return_model=True)
     model = tfidf_pipeline(C, min_df).fit(list(zip(train_texts, train_tokens)), np.asarray(train_labels))
     preds = model.predict(list(zip(eval_texts, eval_tokens))).astype(int)
-    return (preds, {"C": C, "holdout_macro_f1": f1}) if return_details else preds
+    return (preds, {"C": C, "holdout_macro_f1": f1, "fit_model": fit_model}) if return_details else preds
 
 
-def tfidf_probabilities(data: YnatData, C: float, min_df: int = 1) -> dict[str, np.ndarray]:
+def tfidf_probabilities(data: YnatData, C: float, min_df: int = 1, model: Pipeline | None = None) -> dict[str, np.ndarray]:
     """{"holdout", "dev"} -> (N, 7) probabilities of TF-IDF + LR trained on `data.fit` only: the
     rows the neural models train on, so the comparison (and a blend weighted on the holdout) is
-    like for like."""
+    like for like. `model`: that pipeline already fitted (`tfidf_logreg`'s "fit_model", which
+    `select_C` fitted on the same rows), so it is not fitted twice."""
     pairs, labels = list(zip(data.texts, data.tokens)), np.asarray(data.labels)
-    model = tfidf_pipeline(C, min_df).fit([pairs[i] for i in data.fit], labels[data.fit])
+    if model is None:
+        model = tfidf_pipeline(C, min_df).fit([pairs[i] for i in data.fit], labels[data.fit])
+    elif model.named_steps["lr"].estimator.C != C:
+        raise ValueError(f"the fitted model has C = {model.named_steps['lr'].estimator.C}, not {C}")
     out = {}
     for split in ("holdout", "dev"):
         rows = data.split(split)

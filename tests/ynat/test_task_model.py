@@ -366,6 +366,22 @@ def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
         seed_ensemble(data, tmp_path / "ynat", [])
 
 
+def test_tfidf_fit_model_is_the_model_tfidf_probabilities_would_fit(data):
+    """03 reuses select_C's fitted pipeline for the fit-rows TF-IDF: it must be the very model
+    `tfidf_probabilities` fits itself (the same fit rows, the same C)."""
+    from elmo.ynat.baselines import tfidf_probabilities
+
+    train = sorted(data.fit + data.holdout)
+    _, info = tfidf_logreg([data.texts[i] for i in train], [data.tokens[i] for i in train],
+                           [data.labels[i] for i in train], [data.texts[0]], [data.tokens[0]], return_details=True)  # fmt: skip
+    reused = tfidf_probabilities(data, info["C"], model=info["fit_model"])
+    fresh = tfidf_probabilities(data, info["C"])
+    for split in ("holdout", "dev"):
+        np.testing.assert_allclose(reused[split], fresh[split], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="not"):
+        tfidf_probabilities(data, info["C"] * 10, model=info["fit_model"])
+
+
 def test_weighted_pair_picks_the_weight_on_the_holdout(data):
     from elmo.ynat.baselines import tfidf_probabilities
     from elmo.ynat.ensemble import scored, weighted_pair
