@@ -18,11 +18,22 @@ def test_two_workers_reproduce_in_process_runs(tmp_path):
     data = make_data(n_per_class=12, n_dev_per_class=4)
     cfg = tiny_cfg(max_epochs=2)
     few = tuple(data.fit[::2])
-    jobs = [Job(ELMO, 0), Job({}, 1), Job(ELMO, 1, few)]
+    jobs = [Job({}, 1), Job(ELMO, 0), Job(ELMO, 1, few)]
+    assert elmo.ynat.jobs.submission_order(cfg, {None: data}, jobs) == [1, 0, 2]  # the pool starts job 1 first
     here = run_jobs(cfg, data, jobs, tmp_path / "a", logger=False, workers=1)
     there = run_jobs(cfg, data, jobs, tmp_path / "b", logger=False, workers=2)
-    assert [_key(r) for r in there] == [_key(r) for r in here]  # same numbers, same order
-    assert [r["seed"] for r in there] == [0, 1, 1] and all(r["wall_seconds"] > 0 for r in there)
+    assert [_key(r) for r in there] == [_key(r) for r in here]  # same numbers, in job order
+    assert [r["seed"] for r in there] == [1, 0, 1] and all(r["wall_seconds"] > 0 for r in there)
+
+
+def test_the_pool_starts_the_longest_jobs_first():
+    """Estimated cost: rows x epochs x what the model reads; ties keep the job order."""
+    data = make_data(n_per_class=12, n_dev_per_class=4)
+    cfg = tiny_cfg(max_epochs=4)
+    io = {"elmo": True, "placement": "input_output"}
+    jobs = [Job({}, 0), Job(ELMO, 0), Job({}, 1), Job(io, 0), Job(ELMO, 1, tuple(data.fit[:5])),
+            Job({"x_k": "learned+char_cnn"}, 0), Job({}, 2, trainer=(("max_epochs", 40),))]  # fmt: skip
+    assert elmo.ynat.jobs.submission_order(cfg, {None: data}, jobs) == [6, 3, 1, 5, 0, 2, 4]
 
 
 def test_fit_rows_of_a_job_are_the_rows_trained_on(tmp_path):
