@@ -54,11 +54,13 @@ def collect(profile: str) -> dict:
         record = kind.read(root)
         if record is not None:
             out[key] = record.to_dict()
-    for key, name in OTHER_FILES.items():
-        path = root / name
-        if path.exists():
-            out[key] = json.loads(path.read_text())
-    return out
+    return {**out, **command_outputs(profile)}
+
+
+def command_outputs(profile: str) -> dict:
+    """{key: record} of the command lines' JSON files (`OTHER_FILES`) in `runs/<profile>/`."""
+    root = REPO / "runs" / profile
+    return {key: json.loads((root / name).read_text()) for key, name in OTHER_FILES.items() if (root / name).exists()}
 
 
 def write(results: dict) -> list[Path]:

@@ -102,3 +102,29 @@ def test_headline_picks_each_model_on_the_holdout_not_dev():
     r["pretrain"] = {"biLM": {"test": {"ppl": 60.0}, "epochs": 5, "train_seconds": 840.0},
                      "ngram3": {"test": {"forward_ppl": 75.0, "backward_ppl": 75.0}}}  # fmt: skip
     assert "biLM **60.0** vs 3-gram **75.0** (the biLM 20% lower), after 5 epochs in 14 min" in headline_markdown(r)
+
+
+def test_results_from_another_checkout_keep_that_runs_commit(tmp_path, monkeypatch, capsys):
+    """`python -m elmo.results --from clone/results.json --readme`: the block names the commit the
+    run was made at (a fresh clone's), not this checkout's, and writes exactly what it read."""
+    import json
+
+    import elmo.results as cli
+    from elmo.core.runs import REPO
+
+    run = json.loads((REPO / "results.json").read_text())
+    run["git"] = {"commit": "abcdef1234567890", "dirty": False}
+    run.pop("bench", None)
+    run["notebook_times"] = {"01_data": {"seconds": 60.0}}
+    source = tmp_path / "results.json"
+    source.write_text(json.dumps(run))
+    written, blocks = [], []
+    monkeypatch.setattr(cli, "write", lambda r: written.append(r) or [])
+    monkeypatch.setattr(cli, "update_readme", blocks.append)
+    bench = {"speedup": 2.0}
+    monkeypatch.setattr(cli, "command_outputs", lambda profile: {"bench": bench, "notebook_times": {"x": 1}})
+    render = cli.markdown
+    monkeypatch.setattr(cli, "markdown", lambda r: render({k: v for k, v in r.items() if k != "bench"}))  # a stub bench
+    cli.main(["--from", str(source), "--readme"])
+    # The run's own parts win; a separate command's output the run lacks is added.
+    assert written == [{**run, "bench": bench}] and blocks[0].startswith("Profile `cpu`, commit `abcdef1234`.")
