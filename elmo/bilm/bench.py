@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import nullcontext
@@ -126,12 +128,14 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
 
 def bench(profile: str = "cpu", precision: str | None = None, softmax: str | None = None, compile: bool | None = None,
           batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None,
-          overrides: dict | None = None, peak: dict | None = None) -> dict:  # fmt: skip
+          overrides: dict | None = None, peak: dict | None = None, keep_freed_memory: bool = True) -> dict:  # fmt: skip
     """Time one training step of `profile`'s biLM (with config `overrides`) on a synthetic batch.
 
     FLOPs are the matmul/convolution FLOPs `FlopCounterMode` counts, with the LSTM layers'
     replaced by `elmo.bilm.recurrence.lstm_flops` (the counter sees none of oneDNN's fused LSTM).
     `peak` (fp32/bf16 GFLOP/s) is measured here unless given, so compared runs share one.
+    `keep_freed_memory` False leaves glibc's allocator as it was before issue 14 (see
+    `elmo.core.allocator`); the setting is process-wide, so `compare_step` gives each its own process.
     """
     cfg = get_config(profile, **{k: dict(v) for k, v in (overrides or {}).items()})
     m = cfg.model
@@ -141,7 +145,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     compile = cfg.train.compile if compile is None else compile
     batch = batch or cfg.train.batch_size
     n_tokens = vocab or cfg.data.max_vocab + 4
-    seed_everything(0)  # also flushes denormals, as training does
+    seed_everything(0, keep_freed_memory)  # also flushes denormals and keeps freed memory, as training does
     model = BiLM(m, n_tokens, 3000).train()
     if compile:
         model.token_encoder.compile()
@@ -169,6 +173,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
         "fraction_of_bf16_peak": achieved / peak["bf16"],
         "seconds_by_part": parts, "lstm_flop_share": lstm_share,
         "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]) if m.recurrence == "lstmp" else 1.0,
+        "keep_freed_memory": keep_freed_memory,
     }  # fmt: skip
 
 
@@ -241,28 +246,47 @@ BEFORE_ISSUE_14 = {
 def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 32, repeats: int = 5) -> dict:
     """Today's configuration (`BEFORE_ISSUE_14`) against the profile's, on the same batch and host.
 
-    The matmul peak is measured before and after both and the higher kept (a conservative
-    fraction of it); both steps are timed in this one process.
+    Three steps, each timed in a fresh process (the allocator setting of `elmo.core.allocator` is
+    process-wide and cannot be undone): "before", the code as it ran before issue 14 (its
+    configuration, glibc's allocator as it comes); "before_kept_memory", the same configuration
+    with freed memory kept, to show how much of the speed-up is the allocator's; and "after", the
+    profile now. The matmul peak is measured before and after all three and the higher kept (a
+    conservative fraction of it).
     """
     batch = batch or get_config(profile).train.batch_size
     peak = matmul_peaks()
-    before = bench(profile, batch=batch, length=length, repeats=repeats, overrides=BEFORE_ISSUE_14, peak=peak)
-    after = bench(profile, batch=batch, length=length, repeats=repeats, peak=peak)
+    common = {"profile": profile, "batch": batch, "length": length, "repeats": repeats, "peak": peak}
+    before = _bench_in_child(**common, overrides=BEFORE_ISSUE_14, keep_freed_memory=False)
+    before_kept = _bench_in_child(**common, overrides=BEFORE_ISSUE_14)
+    after = _bench_in_child(**common)
     again = matmul_peaks()
     peak = {k: max(peak[k], again[k]) for k in peak}
-    for r in (before, after):
+    for r in (before, before_kept, after):
         r["peak_gflops"] = peak
         r["fraction_of_bf16_peak"] = r["achieved_gflops"] / peak["bf16"]
         r["fraction_of_peak"] = r["achieved_gflops"] / (peak["bf16"] if r["precision"].startswith("bf16") else peak["fp32"])
     return {
-        "profile": profile, "batch": [batch, length], "peak_gflops": peak, "before": before, "after": after,
-        "speedup": after["tokens_per_s"] / before["tokens_per_s"], "provenance": provenance(get_config(profile)),
+        "profile": profile, "batch": [batch, length], "peak_gflops": peak, "before": before,
+        "before_kept_memory": before_kept, "after": after, "speedup": after["tokens_per_s"] / before["tokens_per_s"],
+        "provenance": provenance(get_config(profile)),
     }  # fmt: skip
 
 
+def _bench_in_child(**kwargs) -> dict:
+    """`bench(**kwargs)` in a fresh Python process (its own allocator and threads); its result."""
+    code = "import json, sys; from elmo.bilm.bench import bench; print(json.dumps(bench(**json.loads(sys.argv[1]))))"
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the bench's child process failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def step_report(r: dict) -> str:
+    kept = r["before_kept_memory"]
     return "\n".join([
         "today's configuration (before issue 14):", report(r["before"]), "",
+        f"the same with freed memory kept (elmo.core.allocator): {kept['step_seconds'] * 1e3:.1f} ms, "
+        f"{kept['tokens_per_s']:.0f} tokens/s", "",
         f"the {r['profile']} profile now:", report(r["after"]), "",
         f"speed-up: {r['speedup']:.2f}x tokens/s ({r['before']['tokens_per_s']:.0f} -> {r['after']['tokens_per_s']:.0f}); "
         f"fraction of the bf16 peak {r['before']['fraction_of_bf16_peak']:.1%} -> {r['after']['fraction_of_bf16_peak']:.1%}",

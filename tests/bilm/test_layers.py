@@ -38,6 +38,32 @@ def test_char_cnn_accepts_words_shorter_than_widest_filter():
     assert cnn(torch.randint(0, 30, (2, 3, 3))).shape == (2, 3, 12)
 
 
+def _per_width_reference(cnn: CharCNN, char_ids: torch.Tensor) -> torch.Tensor:
+    """The textbook char-CNN (bilm-tf): one Conv1d per width, max over positions, highway, projection."""
+    b, t, w = char_ids.shape
+    chars = cnn.embedding(char_ids.reshape(b * t, w)).transpose(1, 2)
+    chars = torch.nn.functional.pad(chars, (0, max(0, cnn.max_width - w)))
+    features = torch.cat([cnn.activation(conv(chars).amax(dim=-1)) for conv in cnn.convs], dim=-1)
+    return cnn.projection(cnn.highway(features)).reshape(b, t, -1)
+
+
+@pytest.mark.parametrize("width", [3, 5, 9, 16])
+def test_char_cnn_equals_one_conv1d_per_width(width, monkeypatch):
+    """The one-matmul convolution (`CharCNN._max_over_positions`) computes what one Conv1d per width
+    and a max over positions compute: outputs and every parameter's gradient, in fp32."""
+    monkeypatch.setattr(elmo.bilm.layers, "trim_char_width", lambda c, w: c)  # the same columns for both
+    cnn = _cnn(filters=((1, 4), (2, 4), (3, 8), (5, 8)))
+    torch.manual_seed(2)
+    ids = torch.randint(1, 30, (3, 4, width))
+    ids[0, 0, 2:] = 0  # a short token: windows over pad columns
+    fast, slow = cnn(ids), _per_width_reference(cnn, ids)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    weights = torch.randn_like(fast)
+    grads = [torch.autograd.grad((out * weights).sum(), list(cnn.parameters())) for out in (fast, slow)]
+    for name, (g_fast, g_slow) in zip([n for n, _ in cnn.named_parameters()], zip(*grads)):
+        torch.testing.assert_close(g_fast, g_slow, rtol=1e-4, atol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
 def test_highway_starts_near_identity():
     torch.manual_seed(0)
     hw = Highway(16, n_layers=1)
