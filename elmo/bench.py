@@ -3,6 +3,7 @@
     python -m elmo.bench --profile cpu [--precision bf16-mixed] [--softmax adaptive] [--compile]
     python -m elmo.bench --profile cpu --compare step                    # today's config vs the profile
     python -m elmo.bench --profile cpu --compare lstm --seconds 150      # quality per second
+    python -m elmo.bench --profile cpu --real-steps 300                  # tokens/s on the petitions
 
 The measurements: `elmo.bilm.bench`. `--compare step` writes `runs/<profile>/bench_results.json`,
 the `bench` section of results.json (`python -m elmo.results`).
@@ -19,6 +20,7 @@ from elmo.bilm.bench import (
     compare_step,
     compare_training,
     embedding_throughput,
+    real_throughput,
     report,
     step_report,
 )
@@ -35,14 +37,22 @@ def main(argv=None) -> None:
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--batch", type=int)
     ap.add_argument("--length", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
     ap.add_argument("--compare", choices=("step", *TRAINING_COMPARISONS),
                     help="step: today's configuration against the profile's, one step each, same batch "
                          "(saved to runs/<profile>/bench_results.json); otherwise train each variant for "
                          "--seconds and compare valid perplexity")  # fmt: skip
     ap.add_argument("--seconds", type=float, default=150.0)
+    ap.add_argument("--real-steps", type=int, default=0,
+                    help="time this many training steps on the real corpus (tokens/s per 100 steps) instead")
+    ap.add_argument("--no-reuse", action="store_true",
+                    help="with --real-steps: leave glibc's allocator and oneDNN's kernel cache as they come")
     args = ap.parse_args(argv)
+    if args.real_steps:
+        r = real_throughput(args.profile, args.real_steps, keep_freed_memory=not args.no_reuse)
+        print(json.dumps(r) if args.json else "real tokens/s per 100 steps: " + ", ".join(f"{x:,.0f}" for x in r["tokens_per_s_by_chunk"]))
+        return
     if args.compare == "step":
         r = compare_step(args.profile, args.batch, args.length, args.repeats)
         path = run_dir(args.profile) / "bench_results.json"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from elmo.bilm.datamodule import PetitionsLM
 from elmo.bilm.model import BiLM
 from elmo.bilm.recurrence import lstm_flops
 from elmo.bilm.train import pretrain
@@ -87,11 +89,15 @@ class Step:
 
 
 def time_it(fn, repeats: int) -> float:
-    fn()  # warm-up (and compilation)
-    t0 = time.perf_counter()
+    """Seconds per call: the median of `repeats` timed calls after one warm-up (and compilation);
+    a median, because on a shared host a single slow call moves a mean by tens of per cent."""
+    fn()
+    times = []
     for _ in range(repeats):
+        t0 = time.perf_counter()
         fn()
-    return (time.perf_counter() - t0) / repeats
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int) -> dict[str, float]:
@@ -135,7 +141,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     replaced by `elmo.bilm.recurrence.lstm_flops` (the counter sees none of oneDNN's fused LSTM).
     `peak` (fp32/bf16 GFLOP/s) is measured here unless given, so compared runs share one.
     `keep_freed_memory` False leaves glibc's allocator as it was before issue 14 (see
-    `elmo.core.allocator`); the setting is process-wide, so `compare_step` gives each its own process.
+    `elmo.core.reuse`); the setting is process-wide, so `compare_step` gives each its own process.
     """
     cfg = get_config(profile, **{k: dict(v) for k, v in (overrides or {}).items()})
     m = cfg.model
@@ -246,7 +252,7 @@ BEFORE_ISSUE_14 = {
 def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 32, repeats: int = 5) -> dict:
     """Today's configuration (`BEFORE_ISSUE_14`) against the profile's, on the same batch and host.
 
-    Three steps, each timed in a fresh process (the allocator setting of `elmo.core.allocator` is
+    Three steps, each timed in a fresh process (the allocator setting of `elmo.core.reuse` is
     process-wide and cannot be undone): "before", the code as it ran before issue 14 (its
     configuration, glibc's allocator as it comes); "before_kept_memory", the same configuration
     with freed memory kept, to show how much of the speed-up is the allocator's; and "after", the
@@ -285,7 +291,7 @@ def step_report(r: dict) -> str:
     kept = r["before_kept_memory"]
     return "\n".join([
         "today's configuration (before issue 14):", report(r["before"]), "",
-        f"the same with freed memory kept (elmo.core.allocator): {kept['step_seconds'] * 1e3:.1f} ms, "
+        f"the same with freed memory and compiled kernels kept (elmo.core.reuse): {kept['step_seconds'] * 1e3:.1f} ms, "
         f"{kept['tokens_per_s']:.0f} tokens/s", "",
         f"the {r['profile']} profile now:", report(r["after"]), "",
         f"speed-up: {r['speedup']:.2f}x tokens/s ({r['before']['tokens_per_s']:.0f} -> {r['after']['tokens_per_s']:.0f}); "
@@ -311,6 +317,34 @@ def compare_training(profile: str, seconds: float, variants: dict[str, dict]) ->
         out[name] = {"valid_ppl": results["valid"]["ppl"], "steps": results["global_step"]}
         print(f"{name:24s} {out[name]['steps']:5d} steps in {seconds:.0f} s -> valid perplexity {out[name]['valid_ppl']:.1f}", flush=True)
     return out
+
+
+def real_throughput(profile: str = "cpu", steps: int = 300, chunk: int = 100, keep_freed_memory: bool = True) -> dict:
+    """Tokens/s of the profile's training step (the bench's `Step`, no Lightning) on the first
+    `steps` shuffled batches of the real training corpus, per `chunk` of steps.
+
+    Real batches change shape every step (sentence lengths, distinct spellings, rows per softmax
+    cluster), which a repeated synthetic batch hides: oneDNN's kernel compilations and the
+    allocator's page faults show up only here. Real tokens only (pads not counted).
+    """
+    cfg = get_config(profile)
+    seed_everything(cfg.seed, keep_freed_memory)
+    dm = PetitionsLM(cfg)
+    dm.prepare_data()
+    dm.setup()
+    model = BiLM(cfg.model, len(dm.encoder.tokens), len(dm.encoder.chars)).train()
+    step = Step(model, cfg.train.precision, cfg.train.lr, cfg.train.grad_clip, cfg.train.optimizer)
+    chunks, tokens, t0 = [], 0, time.perf_counter()
+    for i, batch in enumerate(dm.train_dataloader()):
+        if i == steps:
+            break
+        step(batch.char_ids, batch.token_ids, batch.mask)
+        tokens += int(batch.mask.sum())
+        if (i + 1) % chunk == 0:
+            chunks.append(tokens / (time.perf_counter() - t0))
+            tokens, t0 = 0, time.perf_counter()
+    return {"profile": profile, "steps": steps, "chunk": chunk, "tokens_per_s_by_chunk": chunks,
+            "keep_freed_memory": keep_freed_memory}  # fmt: skip
 
 
 @torch.no_grad()

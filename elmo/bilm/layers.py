@@ -15,6 +15,7 @@ from torch import nn
 from elmo.data.text import PAD_ID
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
+WIDTH_STEP = 4  # trim_char_width keeps a multiple of this many columns
 
 
 class Dropout(nn.Dropout):
@@ -163,7 +164,7 @@ class CharCNN(nn.Module):
 def trim_char_width(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
     """(B, T, W) -> (B, T, W') with the pad columns the CharCNN's output cannot depend on cut.
 
-    Keeping W' = min(W, L + max_width), L the longest token (its last non-pad column + 1), is
+    Keeping W' = min(W, L + max_width rounded up to a multiple of WIDTH_STEP), L the longest token (its last non-pad column + 1), is
     exact: every window that overlaps a real character is kept, and each token keeps at least
     one all-pad window wherever it had one (all-pad windows have one value: the conv bias,
     the pad embedding being zero), so every max over positions is unchanged. Tokens are mostly
@@ -171,7 +172,10 @@ def trim_char_width(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
     """
     used = (char_ids != PAD_ID).flatten(0, -2).any(dim=0)  # (W,) columns holding any character
     length = int(used.nonzero().max()) + 1 if used.any() else 0
-    return char_ids[..., : min(char_ids.shape[-1], length + max_width)]
+    # Any width from L + max_width up is exact; rounding it up to a multiple of WIDTH_STEP leaves
+    # oneDNN a few shapes to compile (elmo.bilm.shapes) instead of one per longest-token length.
+    keep = -(-(length + max_width) // WIDTH_STEP) * WIDTH_STEP
+    return char_ids[..., : min(char_ids.shape[-1], keep)]
 
 
 def unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,9 +27,10 @@ from torch import nn
 
 from elmo.bilm.layers import CharCNN, Dropout, trim_char_width, unique_rows
 from elmo.bilm.recurrence import make_lstm
+from elmo.bilm.shapes import bucket, pad_rows
 from elmo.bilm.softmax import make_softmax
 from elmo.core.config import Config, ModelConfig
-from elmo.data.text import TextEncoder
+from elmo.data.text import PAD_ID, TextEncoder
 
 FORMAT_VERSION = 1
 # PyTorch warns once per process that LSTMP has no oneDNN kernel; it is expected (KNOWN.md).
@@ -195,6 +196,9 @@ class BiLM(nn.Module):
         b, t, w = char_ids.shape
         # (B*T, W) rows -> (U, W) distinct rows and, per position, the index of its row.
         uniq, inverse = unique_rows(char_ids.reshape(b * t, w))
+        # (U, W) -> (bucket(U), W): all-pad rows, never gathered, so the char-CNN's matmuls see few
+        # distinct shapes (elmo.bilm.shapes); the extra rows get no gradient.
+        uniq = pad_rows(uniq, bucket(uniq.shape[0]), PAD_ID)
         return self.token_encoder(uniq[None])[0][inverse].view(b, t, -1)
 
     def _run_stack(self, lstms: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from elmo.bilm.cross_entropy import cross_entropy
+from elmo.bilm.shapes import bucket, pad_rows
 from elmo.core.config import ModelConfig
 
 
@@ -86,6 +87,10 @@ class FastAdaptiveSoftmax(AdaptiveSoftmax):
     def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         asm = self.asm
         cutoffs = asm.cutoffs  # [c_1, ..., c_k, V]: the head holds ids < c_1, tail i [c_i, c_{i+1})
+        n = hidden.shape[0]
+        # Rows padded to a bucketed count (elmo.bilm.shapes), so the matmuls see few shapes; the
+        # padding rows (zero vectors, target 0) are scored and then dropped: they get no gradient.
+        hidden, targets = pad_rows(hidden, bucket(n)), pad_rows(targets, bucket(n))
         bounds = torch.tensor(cutoffs[:-1], device=targets.device)
         # (N,) 0 for a head target, i for one in tail i (i >= 1).
         cluster = torch.bucketize(targets, bounds, right=True)
@@ -95,10 +100,13 @@ class FastAdaptiveSoftmax(AdaptiveSoftmax):
         for i, tail in enumerate(asm.tail):
             rows = (cluster == i + 1).nonzero().squeeze(1)
             if rows.numel():
-                # (n_i, D) -> (n_i, D / div^i) -> (n_i, c_{i+1} - c_i) logits within the cluster.
-                tail_nll = cross_entropy(tail(hidden[rows]), targets[rows] - cutoffs[i])
+                size = bucket(rows.numel())
+                # (n_i, D) -> (n_i, D / div^i) -> (n_i, c_{i+1} - c_i) logits within the cluster, for
+                # n_i rows padded to `size` by repeating row 0 with target 0 (then dropped).
+                within = pad_rows(targets[rows] - cutoffs[i], size)
+                tail_nll = cross_entropy(tail(hidden[pad_rows(rows, size)]), within)[: rows.numel()]
                 nll = nll.index_add(0, rows, tail_nll)
-        return nll
+        return nll[:n]
 
 
 class SampledSoftmax(SoftmaxHead):

@@ -97,8 +97,8 @@ def bench_markdown(b: dict) -> str:
     rows = ["| configuration | recurrence | softmax | tokens/s | GFLOP/step | GFLOP/s | of bf16 peak | "
             "encoder | LSTMs | softmax | optimizer |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     configurations = [("before (LSTMP, fp32 softmax)", b["before"])]
-    if "before_kept_memory" in b:  # bench records from before elmo.core.allocator have no such row
-        configurations.append(("before, freed memory kept", b["before_kept_memory"]))
+    if "before_kept_memory" in b:  # bench records from before elmo.core.reuse have no such row
+        configurations.append(("before, freed memory and kernels kept", b["before_kept_memory"]))
     for name, r in (*configurations, ("now (this profile)", b["after"])):
         parts = r["seconds_by_part"]
         total = sum(parts.values())
@@ -109,7 +109,7 @@ def bench_markdown(b: dict) -> str:
     rows.append("")
     rows.append(f"Speed-up **{b['speedup']:.2f}x** (now against before) on one batch of {b['batch'][0]} x {b['batch'][1]} "
                 f"tokens, timed in one run on {b['after']['threads']} threads, each configuration in its own process (the "
-                "allocator setting, `elmo.core.allocator`, is process-wide); matmul peak measured in that run: "
+                "allocator setting, `elmo.core.reuse`, is process-wide); matmul peak measured in that run: "
                 f"fp32 {peak['fp32']:.0f}, "
                 f"bf16 {peak['bf16']:.0f} GFLOP/s. FLOPs are matmul and convolution FLOPs, the LSTMs' counted "
                 "analytically (`torch.utils.flop_counter` does not see oneDNN's LSTM); the parts are each timed alone.")  # fmt: skip

@@ -76,15 +76,15 @@ def test_highway_starts_near_identity():
 def test_trimming_pad_columns_leaves_the_char_cnn_output_unchanged(monkeypatch):
     cnn = _cnn(filters=((1, 4), (2, 4), (3, 8), (5, 8))).eval()
     torch.manual_seed(1)
-    chars = torch.zeros(4, 6, 16, dtype=torch.long)
+    chars = torch.zeros(4, 6, 20, dtype=torch.long)
     lengths = torch.randint(1, 5, (4, 6))
     for b in range(4):
         for t in range(6):
             chars[b, t, : lengths[b, t]] = torch.randint(1, 30, (int(lengths[b, t]),))
     chars[0, 0, :9] = torch.randint(1, 30, (9,))  # one longer token sets the kept width
-    assert trim_char_width(chars, 5).shape[-1] == 9 + 5
+    assert trim_char_width(chars, 5).shape[-1] == 16  # 9 + 5, rounded up to a multiple of WIDTH_STEP
     trimmed = cnn(chars)
-    monkeypatch.setattr(elmo.bilm.layers, "trim_char_width", lambda c, w: c)  # the full 16 columns
+    monkeypatch.setattr(elmo.bilm.layers, "trim_char_width", lambda c, w: c)  # all 20 columns
     assert torch.equal(trimmed, cnn(chars))
 
 

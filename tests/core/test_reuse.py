@@ -1,12 +1,13 @@
-"""Freed memory is reused, not returned to the OS and page-faulted in again (elmo.core.allocator)."""
+"""Freed memory is reused, not returned to the OS and page-faulted in again (elmo.core.reuse)."""
 
+import os
 import resource
 import sys
 
 import pytest
 import torch
 
-from elmo.core.allocator import reuse_freed_memory
+from elmo.core.reuse import keep_compiled_kernels, reuse_freed_memory
 
 
 def _minor_faults() -> int:
@@ -34,3 +35,10 @@ def test_steady_state_allocations_cause_no_page_faults():
 
 def test_is_idempotent():
     assert reuse_freed_memory() == reuse_freed_memory()
+
+
+def test_kernel_cache_capacity_is_set_unless_the_environment_says(monkeypatch):
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    assert keep_compiled_kernels(1234) and os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "1234"
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "99")  # a user's own choice wins
+    assert not keep_compiled_kernels(1234)
