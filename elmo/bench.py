@@ -50,7 +50,7 @@ def main(argv=None) -> None:
                     help="with --real-steps: leave glibc's allocator and oneDNN's kernel cache as they come")
     args = ap.parse_args(argv)
     if args.real_steps:
-        r = real_throughput(args.profile, args.real_steps, keep_freed_memory=not args.no_reuse)
+        r = real_throughput(args.profile, args.real_steps, reuse=not args.no_reuse)
         print(json.dumps(r) if args.json else "real tokens/s per 100 steps: " + ", ".join(f"{x:,.0f}" for x in r["tokens_per_s_by_chunk"]))
         return
     if args.compare == "step":

@@ -134,14 +134,14 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
 
 def bench(profile: str = "cpu", precision: str | None = None, softmax: str | None = None, compile: bool | None = None,
           batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None,
-          overrides: dict | None = None, peak: dict | None = None, keep_freed_memory: bool = True) -> dict:  # fmt: skip
+          overrides: dict | None = None, peak: dict | None = None, reuse: bool = True) -> dict:  # fmt: skip
     """Time one training step of `profile`'s biLM (with config `overrides`) on a synthetic batch.
 
     FLOPs are the matmul/convolution FLOPs `FlopCounterMode` counts, with the LSTM layers'
     replaced by `elmo.bilm.recurrence.lstm_flops` (the counter sees none of oneDNN's fused LSTM).
     `peak` (fp32/bf16 GFLOP/s) is measured here unless given, so compared runs share one.
-    `keep_freed_memory` False leaves glibc's allocator as it was before issue 14 (see
-    `elmo.core.reuse`); the setting is process-wide, so `compare_step` gives each its own process.
+    `reuse` False leaves glibc's allocator and oneDNN's kernel cache as they were before issue 14
+    (`elmo.core.reuse`); they are process-wide, so `compare_step` gives each its own process.
     """
     cfg = get_config(profile, **{k: dict(v) for k, v in (overrides or {}).items()})
     m = cfg.model
@@ -151,7 +151,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     compile = cfg.train.compile if compile is None else compile
     batch = batch or cfg.train.batch_size
     n_tokens = vocab or cfg.data.max_vocab + 4
-    seed_everything(0, keep_freed_memory)  # also flushes denormals and keeps freed memory, as training does
+    seed_everything(0, keep_freed_memory=reuse, keep_kernels=reuse)  # as the biLM's training does
     model = BiLM(m, n_tokens, 3000).train()
     if compile:
         model.token_encoder.compile()
@@ -179,7 +179,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
         "fraction_of_bf16_peak": achieved / peak["bf16"],
         "seconds_by_part": parts, "lstm_flop_share": lstm_share,
         "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]) if m.recurrence == "lstmp" else 1.0,
-        "keep_freed_memory": keep_freed_memory,
+        "reuse": reuse,
     }  # fmt: skip
 
 
@@ -262,7 +262,7 @@ def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 3
     batch = batch or get_config(profile).train.batch_size
     peak = matmul_peaks()
     common = {"profile": profile, "batch": batch, "length": length, "repeats": repeats, "peak": peak}
-    before = _bench_in_child(**common, overrides=BEFORE_ISSUE_14, keep_freed_memory=False)
+    before = _bench_in_child(**common, overrides=BEFORE_ISSUE_14, reuse=False)
     before_kept = _bench_in_child(**common, overrides=BEFORE_ISSUE_14)
     after = _bench_in_child(**common)
     again = matmul_peaks()
@@ -319,7 +319,7 @@ def compare_training(profile: str, seconds: float, variants: dict[str, dict]) ->
     return out
 
 
-def real_throughput(profile: str = "cpu", steps: int = 300, chunk: int = 100, keep_freed_memory: bool = True) -> dict:
+def real_throughput(profile: str = "cpu", steps: int = 300, chunk: int = 100, reuse: bool = True) -> dict:
     """Tokens/s of the profile's training step (the bench's `Step`, no Lightning) on the first
     `steps` shuffled batches of the real training corpus, per `chunk` of steps.
 
@@ -328,7 +328,7 @@ def real_throughput(profile: str = "cpu", steps: int = 300, chunk: int = 100, ke
     allocator's page faults show up only here. Real tokens only (pads not counted).
     """
     cfg = get_config(profile)
-    seed_everything(cfg.seed, keep_freed_memory)
+    seed_everything(cfg.seed, keep_freed_memory=reuse, keep_kernels=reuse)
     dm = PetitionsLM(cfg)
     dm.prepare_data()
     dm.setup()
@@ -344,7 +344,7 @@ def real_throughput(profile: str = "cpu", steps: int = 300, chunk: int = 100, ke
             chunks.append(tokens / (time.perf_counter() - t0))
             tokens, t0 = 0, time.perf_counter()
     return {"profile": profile, "steps": steps, "chunk": chunk, "tokens_per_s_by_chunk": chunks,
-            "keep_freed_memory": keep_freed_memory}  # fmt: skip
+            "reuse": reuse}  # fmt: skip
 
 
 @torch.no_grad()

@@ -209,7 +209,7 @@ def pretrain(
     Checkpoints live in `out/pretrain/checkpoints-<hash of the model/data config>`, so a changed
     config starts afresh instead of resuming weights of another shape.
     """
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, keep_freed_memory=True)  # its large temporaries recur every step (elmo.core.reuse)
     out = Path(out) if out is not None else run_dir(cfg.profile)
     if not force and trained_with(out / "bilm", cfg):
         print(f"reusing the biLM in {out / 'bilm'}, trained with this exact config (force=True retrains)")

@@ -1,16 +1,20 @@
 """Keep what a CPU process would otherwise redo every step: freed memory and compiled kernels.
 
-Neither changes a result; both are process-wide, so `seed_everything` (which every run calls
-first) sets them.
+Neither changes a result; both are process-wide, set by `seed_everything` (which every run calls
+first): the kernel cache always, freed memory where a run asks (the biLM's training, the bench).
 
-Freed memory (`reuse_freed_memory`). glibc's malloc serves each block over 128 KB-32 MB with its own `mmap` and returns it to the OS on
-`free`; the next step asks again, and the kernel zero-fills every 4 KB page on first touch. A biLM
+Freed memory (`reuse_freed_memory`). glibc's malloc serves each block over 128 KB-32 MB with its
+own `mmap` and returns it to the OS on `free`; the next step asks again, and the kernel zero-fills every 4 KB page on first touch. A biLM
 step allocates and frees tens of such blocks (logits, LSTM gates, char-CNN windows), so on this
 2-core CPU a step spent ~18 % of its time in those faults: `python -m elmo.bench --profile cpu`
 ran 324 -> 266 ms a step with the setting below (the same code, one host, minutes apart). This is
 what `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...` in the environment do, or what jemalloc and
 tcmalloc do through LD_PRELOAD, applied from inside the process so that notebooks, `python -m`
-commands and pool workers all get it. The cost: the process keeps its peak heap until it exits.
+commands get it. The cost: the process keeps its peak heap until it exits, and a heap of
+variously sized blocks can fragment. With it on in 03's pool workers (which also map the layer
+caches) each worker held 6.4 GB after a dozen task models, and a single task model gained
+nothing from it (no ELMo, 3 epochs, one thread: 19.3-19.9 s against 18.6-20.4 s), so the task
+models leave it off.
 """
 
 from __future__ import annotations

@@ -32,12 +32,14 @@ PACKAGES = (
 )  # fmt: skip
 
 
-def seed_everything(seed: int, keep_freed_memory: bool = True) -> None:
+def seed_everything(seed: int, keep_freed_memory: bool = False, keep_kernels: bool = True) -> None:
     """Seed Python, NumPy and torch (all devices) and make cuDNN deterministic.
 
-    It also sets what every run here wants of the process: denormals flushed and, unless
-    `keep_freed_memory` is False (the bench's measurement of the code before issue 14), freed
-    memory and oneDNN's compiled kernels kept for reuse (`elmo.core.reuse`). None changes a result.
+    It also sets the process up for speed (`elmo.core.reuse`; none of it changes a result):
+    denormals flushed; oneDNN keeps more compiled kernels unless `keep_kernels` is False (the
+    bench's measurement of the code before issue 14); freed memory is kept for reuse only when
+    `keep_freed_memory` is True, which the biLM's training asks for (its large temporaries come
+    back every step). The task models leave glibc as it is (see `elmo.core.reuse`).
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -52,11 +54,10 @@ def seed_everything(seed: int, keep_freed_memory: bool = True) -> None:
     # Denormal floats (Adam's decaying moments, vanishing gradients) are 10-100x slower on these
     # CPUs; flushing them to zero costs no accuracy a biLM can notice and keeps runs exact.
     torch.set_flush_denormal(True)
-    # Large temporaries reuse freed memory instead of fresh, page-faulting mmaps, and oneDNN keeps
-    # more compiled kernels (elmo.core.reuse).
+    if keep_kernels:
+        keep_compiled_kernels()
     if keep_freed_memory:
         reuse_freed_memory()
-        keep_compiled_kernels()
 
 
 def run_dir(profile: str, *parts: str) -> Path:

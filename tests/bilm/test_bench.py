@@ -38,7 +38,7 @@ def test_compare_step_times_today_and_now_on_one_batch():
     # The code as it ran before issue 14 keeps glibc's allocator; the same configuration with the
     # allocator setting is a row of its own, so the speed-up is split between the two.
     kept = r["before_kept_memory"]
-    assert not before["keep_freed_memory"] and kept["keep_freed_memory"] and after["keep_freed_memory"]
+    assert not before["reuse"] and kept["reuse"] and after["reuse"]
     assert kept["recurrence"] == "lstmp" and kept["batch"] == [4, 8]
     for x in (before, kept, after):
         assert x["peak_gflops"] == r["peak_gflops"]
