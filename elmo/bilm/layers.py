@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from elmo.bilm.shapes import round_up
 from elmo.data.text import PAD_ID
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh}
@@ -174,8 +175,7 @@ def trim_char_width(char_ids: torch.Tensor, max_width: int) -> torch.Tensor:
     length = int(used.nonzero().max()) + 1 if used.any() else 0
     # Any width from L + max_width up is exact; rounding it up to a multiple of WIDTH_STEP leaves
     # oneDNN a few shapes to compile (elmo.bilm.shapes) instead of one per longest-token length.
-    keep = -(-(length + max_width) // WIDTH_STEP) * WIDTH_STEP
-    return char_ids[..., : min(char_ids.shape[-1], keep)]
+    return char_ids[..., : min(char_ids.shape[-1], round_up(length + max_width, WIDTH_STEP))]
 
 
 def unique_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

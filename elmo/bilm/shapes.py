@@ -27,7 +27,11 @@ def bucket(n: int, per_octave: int = PER_OCTAVE) -> int:
     """
     if n <= per_octave:
         return n
-    step = 1 << (n.bit_length() - per_octave.bit_length())  # 2**e with n / step in [per_octave, 2 * per_octave)
+    return round_up(n, 1 << (n.bit_length() - per_octave.bit_length()))  # n / step in [per_octave, 2 * per_octave)
+
+
+def round_up(n: int, step: int) -> int:
+    """The smallest multiple of `step` that is >= n."""
     return -(-n // step) * step
 
 

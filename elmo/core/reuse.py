@@ -4,10 +4,12 @@ Neither changes a result; both are process-wide, set by `seed_everything` (which
 first): the kernel cache always, freed memory where a run asks (the biLM's training, the bench).
 
 Freed memory (`reuse_freed_memory`). glibc's malloc serves each block over 128 KB-32 MB with its
-own `mmap` and returns it to the OS on `free`; the next step asks again, and the kernel zero-fills every 4 KB page on first touch. A biLM
-step allocates and frees tens of such blocks (logits, LSTM gates, char-CNN windows), so on this
-2-core CPU a step spent ~18 % of its time in those faults: `python -m elmo.bench --profile cpu`
-ran 324 -> 266 ms a step with the setting below (the same code, one host, minutes apart). This is
+own `mmap` and returns it to the OS on `free`; the next step asks again, and the kernel
+zero-fills every 4 KB page on first touch. A biLM step allocates and frees tens of such blocks
+(logits, LSTM gates, char-CNN windows), so on this 2-core CPU about a fifth of a step went to
+those faults: `python -m elmo.bench --profile cpu --compare step` timed the configuration before
+issue 14 at 683.8 ms a step as glibc comes and 530.4 ms with this setting (its synthetic batch
+repeats one shape, so the kernel cache below plays no part there). This is
 what `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...` in the environment do, or what jemalloc and
 tcmalloc do through LD_PRELOAD, applied from inside the process so that notebooks, `python -m`
 commands get it. The cost: the process keeps its peak heap until it exits, and a heap of

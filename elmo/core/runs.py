@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from elmo.core.reuse import keep_compiled_kernels, reuse_freed_memory
 from elmo.core.config import Config
+from elmo.core.reuse import keep_compiled_kernels, reuse_freed_memory
 
 REPO = Path(__file__).resolve().parents[2]  # elmo/core/runs.py -> the repository
 PACKAGES = (
