@@ -174,7 +174,7 @@ def make_softmax(cfg: ModelConfig, vocab_size: int, dim: int) -> SoftmaxHead:
             # Every cutoff is beyond this (small) vocabulary: one cluster is a full softmax.
             return FullSoftmax(dim, vocab_size)
         head = FastAdaptiveSoftmax if cfg.softmax == "adaptive" else AdaptiveSoftmax
-        return head(dim, vocab_size, cfg.adaptive_cutoffs)
+        return head(dim, vocab_size, cfg.adaptive_cutoffs, cfg.adaptive_div_value)
     if cfg.softmax == "sampled":
         return SampledSoftmax(dim, vocab_size, cfg.sampled_negatives)
     raise ValueError(f"unknown softmax {cfg.softmax!r}; choose one of {SOFTMAXES}")

@@ -55,6 +55,8 @@ class ModelConfig:
     dropout: float = 0.1
     softmax: str = "adaptive"  # "full", "adaptive" (bf16 matmuls), "adaptive-torch" (fp32) or "sampled"
     adaptive_cutoffs: tuple[int, ...] = (2000, 8000)
+    # Tail cluster i projects to proj_dim / div^i dimensions (nn.AdaptiveLogSoftmaxWithLoss's div_value).
+    adaptive_div_value: float = 4.0
     sampled_negatives: int = 1024
 
 
@@ -179,6 +181,10 @@ class FinetuneConfig:
     # first `top_frozen_epochs` epochs while the fresh task layers settle (gradual unfreezing).
     top_lr_scale: float = 0.1
     top_frozen_epochs: int = 1
+    # An exponential moving average of the task model's weights (Polyak averaging; Lightning's
+    # EMAWeightAveraging), updated every step: the holdout selects among, and dev scores, the
+    # averaged weights. Still one model (one set of weights), not an ensemble. None: off.
+    ema_decay: float | None = None
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).

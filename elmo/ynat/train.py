@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
 from elmo.bilm.model import BiLM
@@ -119,6 +119,8 @@ def make_trainer(cfg: Config, run: Path, loggers, **overrides) -> pl.Trainer:
         deterministic=True, num_sanity_val_steps=0, log_every_n_steps=1,
         enable_progress_bar=False, enable_model_summary=False,
     )  # fmt: skip
+    if cfg.finetune.ema_decay is not None:  # validation and checkpoints then hold the average
+        callbacks.append(EMAWeightAveraging(decay=cfg.finetune.ema_decay))
     callbacks += overrides.pop("callbacks", [])
     kwargs.update(overrides)
     return pl.Trainer(**kwargs)

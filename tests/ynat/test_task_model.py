@@ -444,3 +444,25 @@ def test_tuned_top_layer_starts_from_the_bilm_unfreezes_late_and_learns_slower(t
     reloaded = TopicClassifier.load_from_checkpoint(trainer.checkpoint_callback.best_model_path).eval()
     with torch.no_grad():
         assert torch.equal(reloaded(batch.token_ids, batch.mask, batch.layers), best(batch.token_ids, batch.mask, batch.layers))
+
+
+def test_ema_checkpoint_holds_the_hand_computed_average(data, tmp_path):
+    """With `ema_decay`, the selected checkpoint (one epoch, so the only one) holds the
+    exponential moving average of the weights after each step, avg <- d * avg + (1 - d) * w,
+    started from the first step's weights, not the last step's weights."""
+    decay, steps = 0.5, []
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            steps.append({k: v.detach().clone() for k, v in module.named_parameters()})
+
+    cfg = tiny_cfg(max_epochs=1, ema_decay=decay)
+    model, trainer, _, _ = fit_model(cfg, data, 0, ELMO_ON, tmp_path, logger=False,
+                                     callbacks=[Record()], **QUIET)  # fmt: skip
+    assert len(steps) > 2
+    average = steps[0]
+    for w in steps[1:]:
+        average = {k: decay * average[k] + (1 - decay) * w[k] for k in w}
+    saved = dict(model.named_parameters())
+    assert all(torch.allclose(saved[k], average[k], atol=1e-6) for k in average)
+    assert not all(torch.allclose(saved[k], steps[-1][k]) for k in average)
