@@ -103,7 +103,7 @@ def token_vectors(model: BiLM, tokens: Sequence[str], batch: int = 2048) -> torc
     out = []
     for i in range(0, len(tokens), batch):
         chars = torch.tensor([enc.char_ids(t) for t in tokens[i : i + batch]])
-        out.append(model.token_encoder(chars[:, None, :])[:, 0])
+        out.append(model.encode_tokens(chars[:, None, :])[:, 0])
     return torch.cat(out)
 
 

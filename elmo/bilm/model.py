@@ -95,6 +95,7 @@ class BiLM(nn.Module):
         self.n_chars = n_chars
         p = cfg.proj_dim
         self.token_encoder = CharCNN(n_chars, cfg.char_dim, cfg.filters, cfg.highway_layers, p)
+        self.token_norm = nn.LayerNorm(p) if cfg.token_norm else nn.Identity()
         self.forward_lstms = nn.ModuleList(_lstm(cfg) for _ in range(cfg.lstm_layers))
         self.backward_lstms = nn.ModuleList(_lstm(cfg) for _ in range(cfg.lstm_layers))
         self.dropout = Dropout(cfg.dropout)
@@ -199,7 +200,7 @@ class BiLM(nn.Module):
         # (U, W) -> (bucket(U), W): all-pad rows, never gathered, so the char-CNN's matmuls see few
         # distinct shapes (elmo.bilm.shapes); the extra rows get no gradient.
         uniq = pad_rows(uniq, bucket(uniq.shape[0]), PAD_ID)
-        return self.token_encoder(uniq[None])[0][inverse].view(b, t, -1)
+        return self.token_norm(self.token_encoder(uniq[None])[0])[inverse].view(b, t, -1)
 
     def _run_stack(self, lstms: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
         """(B, T, P) -> L states (B, T, P), left to right, residual from layer 2 up."""

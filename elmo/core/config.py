@@ -53,6 +53,10 @@ class ModelConfig:
     # recurrence, which CPU PyTorch runs through oneDNN in bf16 (see elmo/bilm/recurrence.py).
     recurrence: str = "lstmp"
     dropout: float = 0.1
+    # A LayerNorm on the token encoder's output (layer 0), before the LSTMs; bilm-tf has none. Without
+    # it the char-CNN's output grew a shared offset (mean |x| 44 against a spread of 4 across words at
+    # lr 6e-3) that saturated the LSTM's gates: the biLM fell back to unigram perplexity (~530).
+    token_norm: bool = False
     softmax: str = "adaptive"  # "full", "adaptive" (bf16 matmuls), "adaptive-torch" (fp32) or "sampled"
     adaptive_cutoffs: tuple[int, ...] = (2000, 8000)
     # Tail cluster i projects to proj_dim / div^i dimensions (nn.AdaptiveLogSoftmaxWithLoss's div_value).

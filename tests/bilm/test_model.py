@@ -22,14 +22,20 @@ def encoder() -> TextEncoder:
     return TextEncoder.build(SENTENCES, TokenizerSettings(tokenizer="eojeol"), min_freq=1)
 
 
-@pytest.fixture(params=RECURRENCES)
+TOKEN_NORM = "+token_norm"  # a recurrence name with this suffix also turns on ModelConfig.token_norm
+
+
+@pytest.fixture(params=[*RECURRENCES, "lstm" + TOKEN_NORM])
 def recurrence(request) -> str:
-    """Every test that takes this runs for each recurrence (LSTMP and LSTM + outside projection)."""
+    """Every test that takes this runs for each recurrence (LSTMP and LSTM + outside projection),
+    and for the LSTM with a LayerNorm on the token encoder's output."""
     return request.param
 
 
 def _model(encoder, seed=0, **overrides) -> BiLM:
     torch.manual_seed(seed)
+    if overrides.get("recurrence", "").endswith(TOKEN_NORM):
+        overrides.update(recurrence=overrides["recurrence"].removesuffix(TOKEN_NORM), token_norm=True)
     return BiLM(dataclasses.replace(CFG, **overrides), len(encoder.tokens), len(encoder.chars))
 
 
@@ -317,12 +323,26 @@ def test_encoding_each_distinct_spelling_once_is_exact():
     assert torch.allclose(model.encode_tokens(chars), direct, atol=1e-6)
 
 
+def test_token_norm_normalises_layer_0_and_changes_nothing_else(encoder):
+    """With token_norm, layer 0 is the LayerNorm of the char-CNN's output (mean 0, variance 1 per
+    position at initialisation); without it the model has no such parameters, so artifacts
+    saved before the option existed (no `token_norm` in their config) load unchanged."""
+    plain, normed = _model(encoder, recurrence="lstm"), _model(encoder, recurrence="lstm" + TOKEN_NORM)
+    assert set(normed.state_dict()) - set(plain.state_dict()) == {"token_norm.weight", "token_norm.bias"}
+    char_ids, _, mask = _batch(encoder, SENTENCES[:3])
+    x = normed.eval()(char_ids, mask).layers[0][mask][:, : CFG.proj_dim]
+    assert torch.allclose(x.mean(-1), torch.zeros(len(x)), atol=1e-5)
+    assert torch.allclose(x.var(-1, unbiased=False), torch.ones(len(x)), atol=1e-3)
+    raw = normed.token_encoder(char_ids)[mask]
+    assert torch.allclose(x, torch.nn.functional.layer_norm(raw, (CFG.proj_dim,)), atol=1e-5)
+
+
 def test_artifact_saved_before_the_recurrence_option_loads_as_lstmp(encoder, tmp_path):
     """Artifacts written before `ModelConfig.recurrence` existed hold LSTMPs and still load."""
     model = _trained(encoder, recurrence="lstmp").eval()
     model.save_pretrained(tmp_path, encoder)
     config = json.loads((tmp_path / "config.json").read_text())
-    del config["model"]["recurrence"]
+    del config["model"]["recurrence"], config["model"]["token_norm"]
     (tmp_path / "config.json").write_text(json.dumps(config))
     loaded = BiLM.from_pretrained(tmp_path)
     assert loaded.cfg.recurrence == "lstmp" and loaded.forward_lstms[0].proj_size == CFG.proj_dim
