@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from elmo.bilm.datamodule import PetitionsLM
 from elmo.bilm.model import BiLM
 from elmo.bilm.recurrence import lstm_flops
-from elmo.bilm.train import pretrain
+from elmo.bilm.train import make_optimizer, pretrain
 from elmo.core.config import get_config
 from elmo.core.runs import provenance, seed_everything
 
@@ -71,10 +71,7 @@ class Step:
 
     def __init__(self, model: BiLM, precision: str, lr: float = 0.2, clip: float = 10.0, optimizer: str = "adagrad"):
         self.model, self.clip = model, clip
-        if optimizer == "adam":
-            self.opt = torch.optim.Adam(model.parameters(), lr=lr)
-        else:
-            self.opt = torch.optim.Adagrad(model.parameters(), lr=lr, initial_accumulator_value=1.0)
+        self.opt = make_optimizer(optimizer, model.parameters(), lr)
         bf16 = precision.startswith("bf16")
         self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext
 
