@@ -33,6 +33,17 @@ def test_pretrain_learns_and_writes_artifact(tmp_path):
     assert (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
+def test_pretrain_runs_under_bf16_autocast_with_clipping(tmp_path, optimizer):
+    """The cpu profile's precision with gradient clipping on, through Lightning's precision
+    plugin (which refuses to clip for a `fused` optimizer: the tests above all run in fp32)."""
+    cfg = tiny_config(max_epochs=1, precision="bf16-mixed", optimizer=optimizer, limit_train_batches=3)
+    assert cfg.train.grad_clip > 0
+    artifact = pretrain(cfg, out=tmp_path, corpus=synthetic_corpus(), **QUIET)
+    results = json.loads((artifact / "run.json").read_text())["results"]
+    assert results["global_step"] == 3 and math.isfinite(results["valid"]["ppl"])
+
+
 def test_linear_schedule_warms_up_then_decays_to_zero():
     factors = [linear_schedule(s, warmup=4, total=20) for s in range(21)]
 
