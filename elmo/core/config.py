@@ -322,7 +322,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     #   LSTM: a unigram model); dropout 0: 149.8 (the same drift, milder); batch 64, dropout 0.2: 95.5
     #   batch 64 + token_norm: lr 6e-3 85.2, lr 1e-2 86.5; lr 6e-3 with dropout 0.2 87.9, with dropout 0
     #   82.4 (325-351 s each)
-    # The drift was the limit: with token_norm the rate doubles, batch 64 beats batch 32 per second, and
+    # The drift was the limit: with token_norm the rate doubles, batch 64 beats batch 32 (without it) per second, and
     # dropout, which had only held the drift back, goes (the model is far from overfitting in 5 epochs).
     "cpu": {
         "model": {"recurrence": "lstm", "lstm_dim": 192, "token_norm": True, "dropout": 0.0},
