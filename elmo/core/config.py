@@ -327,7 +327,8 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     # training, valid / test ppl 68.6 / 66.7 against the 3-gram's 76.4 / 73.4 (at ab980d6).
     "cpu": {
         "model": {"recurrence": "lstm", "lstm_dim": 192, "token_norm": True, "dropout": 0.0},
-        "train": {"batch_size": 64, "max_epochs": 5, "lr_schedule": "linear", "warmup_steps": 100, "lr": 6e-3},
+        "train": {"batch_size": 64, "max_epochs": 5, "lr": 6e-3, "lr_schedule": "linear",
+                  "warmup_steps": 100},  # fmt: skip
     },
     # The paper's shape (char-CNN 2048 filters, LSTMP 4096/512 x 2, 10 epochs): 98.8 M parameters
     # here with the adaptive softmax over 50k types. The full downloadable corpus (`make data`:
