@@ -191,7 +191,9 @@ class BiLM(nn.Module):
 
         A batch of text repeats its frequent tokens many times; the encoder's output depends on
         the spelling alone, so encoding each distinct row once and gathering is exact and cuts
-        the encoder's cost by the repetition factor (2-3x on petitions batches).
+        the encoder's cost by the repetition factor (2-3x on petitions batches). With
+        `cfg.token_norm` the LayerNorm follows, per distinct row too: this is layer 0 as the LSTMs
+        and ELMo see it, so callers wanting token vectors use this, not `token_encoder`.
         """
         char_ids = trim_char_width(char_ids, self.token_encoder.max_width)  # exact, fewer columns
         b, t, w = char_ids.shape
