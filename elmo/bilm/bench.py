@@ -69,9 +69,10 @@ def synthetic_batch(n_tokens: int, n_chars: int, batch: int, length: int, width:
 class Step:
     """One training step of a BiLM (the profile's optimizer), with the autocast of a precision."""
 
-    def __init__(self, model: BiLM, precision: str, lr: float = 0.2, clip: float = 10.0, optimizer: str = "adagrad"):
+    def __init__(self, model: BiLM, precision: str, lr: float = 0.2, clip: float = 10.0, optimizer: str = "adagrad",
+                 kernel: str = "fused"):  # fmt: skip
         self.model, self.clip = model, clip
-        self.opt = make_optimizer(optimizer, model.parameters(), lr)
+        self.opt = make_optimizer(optimizer, model.parameters(), lr, kernel)
         bf16 = precision.startswith("bf16")
         self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext
 
@@ -131,7 +132,8 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
 
 def bench(profile: str = "cpu", precision: str | None = None, softmax: str | None = None, compile: bool | None = None,
           batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None,
-          overrides: dict | None = None, peak: dict | None = None, reuse: bool = True) -> dict:  # fmt: skip
+          overrides: dict | None = None, peak: dict | None = None, reuse: bool = True,
+          optimizer_kernel: str = "fused") -> dict:  # fmt: skip
     """Time one training step of `profile`'s biLM (with config `overrides`) on a synthetic batch.
 
     FLOPs are the matmul/convolution FLOPs `FlopCounterMode` counts, with the LSTM layers'
@@ -139,6 +141,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     `peak` (fp32/bf16 GFLOP/s) is measured here unless given, so compared runs share one.
     `reuse` False leaves glibc's allocator and oneDNN's kernel cache as they were before issue 14
     (`elmo.core.reuse`); they are process-wide, so `compare_step` gives each its own process.
+    `optimizer_kernel` as `make_optimizer`'s (the code before issue 14 ran PyTorch's for-loop).
     """
     cfg = get_config(profile, **{k: dict(v) for k, v in (overrides or {}).items()})
     m = cfg.model
@@ -153,7 +156,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     if compile:
         model.token_encoder.compile()
         model.softmax.compile()
-    step = Step(model, precision, cfg.train.lr, cfg.train.grad_clip, cfg.train.optimizer)
+    step = Step(model, precision, cfg.train.lr, cfg.train.grad_clip, cfg.train.optimizer, optimizer_kernel)
     data = synthetic_batch(n_tokens, 3000, batch, length, cfg.data.max_chars)
     with FlopCounterMode(display=False) as counter:
         step(*data)
@@ -176,7 +179,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
         "fraction_of_bf16_peak": achieved / peak["bf16"],
         "seconds_by_part": parts, "lstm_flop_share": lstm_share,
         "bf16_ceiling": peak_ceiling(lstm_share, peak["fp32"], peak["bf16"]) if m.recurrence == "lstmp" else 1.0,
-        "reuse": reuse,
+        "reuse": reuse, "optimizer_kernel": optimizer_kernel,
     }  # fmt: skip
 
 
@@ -259,8 +262,8 @@ def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 3
     batch = batch or get_config(profile).train.batch_size
     peak = matmul_peaks()
     common = {"profile": profile, "batch": batch, "length": length, "repeats": repeats, "peak": peak}
-    before = _bench_in_child(**common, overrides=BEFORE_ISSUE_14, reuse=False)
-    before_kept = _bench_in_child(**common, overrides=BEFORE_ISSUE_14)
+    before = _bench_in_child(**common, overrides=BEFORE_ISSUE_14, reuse=False, optimizer_kernel="for-loop")
+    before_kept = _bench_in_child(**common, overrides=BEFORE_ISSUE_14, optimizer_kernel="for-loop")
     after = _bench_in_child(**common)
     again = matmul_peaks()
     peak = {k: max(peak[k], again[k]) for k in peak}
