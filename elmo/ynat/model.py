@@ -6,10 +6,12 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchmetrics.classification import MulticlassF1Score
 
 from elmo.bilm.layers import Dropout
+from elmo.bilm.model import reverse_padded
 from elmo.data.text import PAD_ID
 from elmo.embed.scalar_mix import ScalarMix
 from elmo.embed.top_layer import TopLayer
@@ -114,11 +116,39 @@ class TopicClassifier(pl.LightningModule):
         return self.output(self.dropout(pooled))
 
     def _bilstm(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, T, in) -> (B, T, 2H); packing keeps the backward LSTM from starting on pads."""
-        lengths = mask.sum(dim=1).cpu()
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        """(B, T, in) -> (B, T, 2H), zero at pads; what `self.lstm` computes on a packed batch.
+
+        On CPU, PyTorch runs packed sequences (and bidirectional LSTMs in bf16) outside oneDNN;
+        so each direction of `self.lstm` runs as a one-way LSTM on right-padded rows through
+        oneDNN's fused bf16 kernel: forward on x (pads come after every real position, so they
+        change nothing before them), backward on each row reversed within its length (as the
+        biLM does, `reverse_padded`), mapped back. Same weights, same checkpoints; equal to the
+        packed reference in fp32 (tests/ynat/test_task_model.py). Elsewhere (CUDA) packing.
+        """
+        if x.device.type != "cpu":
+            lengths = mask.sum(dim=1).cpu()
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+        lengths = mask.sum(dim=1)
+        fwd, _ = functional_call(self._one_way, self._direction(""), (x,))
+        bwd, _ = functional_call(self._one_way, self._direction("_reverse"), (reverse_padded(x, lengths),))
+        # (B, T, H) each -> (B, T, 2H), pads zeroed as pad_packed_sequence leaves them.
+        return torch.cat([fwd, reverse_padded(bwd, lengths)], dim=-1) * mask[..., None].to(fwd.dtype)
+
+    @property
+    def _one_way(self) -> nn.LSTM:
+        """A one-way LSTM of `self.lstm`'s sizes whose weights are never used (functional_call
+        passes one direction's); kept outside the module's parameters and state dict."""
+        if getattr(self, "_one_way_lstm", None) is None:
+            lstm = self.lstm
+            object.__setattr__(self, "_one_way_lstm", nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True))
+        return self._one_way_lstm
+
+    def _direction(self, suffix: str) -> dict[str, torch.Tensor]:
+        """One direction's parameters of `self.lstm` ("" forward, "_reverse" backward), by one-way names."""
+        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        return {n: getattr(self.lstm, n + suffix) for n in names}
 
     def mixes(self) -> list[ScalarMix]:
         return [m for m in (self.mix_in, self.mix_out) if m is not None]

@@ -9,6 +9,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from sklearn.metrics import f1_score
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from task_fixtures import ELMO_ON, FakeLayerCache, make_data, tiny_cfg, toy_headlines
 
 from elmo.core.config import get_config
@@ -127,6 +128,26 @@ def test_training_batches_bucket_by_length_cover_fit_and_reorder_by_epoch(data):
     assert list(loader.batch_sampler) != first
     assert list(data.loader("fit", 32, shuffle=True, seed=1).batch_sampler) != first
     assert [r for b in data.loader("dev", 32) for r in b.labels.tolist()] == [data.labels[i] for i in data.dev]
+
+
+def test_bilstm_through_onednn_equals_the_packed_library_lstm():
+    """The task biLSTM runs each direction unpacked (oneDNN on CPU); in fp32 it must equal
+    nn.LSTM on a packed batch with the same weights, outputs and gradients, pads zero."""
+    torch.manual_seed(0)
+    model = TopicClassifier(n_tokens=50, token_dim=12, hidden_dim=8)
+    lengths = torch.tensor([7, 3, 5, 1, 7])
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    x = torch.randn(5, 7, 12, requires_grad=True)
+    ref_x = x.detach().clone().requires_grad_()
+    ours = model._bilstm(x, mask)
+    packed = pack_padded_sequence(ref_x, lengths, batch_first=True, enforce_sorted=False)
+    ref = pad_packed_sequence(model.lstm(packed)[0], batch_first=True, total_length=7)[0]
+    assert torch.allclose(ours, ref, atol=1e-6) and (ours[~mask] == 0).all()
+    weights = torch.randn_like(ref)
+    grads = torch.autograd.grad((ours * weights).sum(), [x, *model.lstm.parameters()])
+    refs = torch.autograd.grad((ref * weights).sum(), [ref_x, *model.lstm.parameters()])
+    assert all(torch.allclose(g, r, atol=1e-5) for g, r in zip(grads, refs))
+    assert not any("one_way" in k for k in model.state_dict())  # checkpoints keep their keys
 
 
 def test_no_elmo_model_has_no_scalar_mix(data):
