@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from sklearn.metrics import f1_score
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.profiler import ProfilerActivity, profile
 from task_fixtures import ELMO_ON, FakeLayerCache, make_data, tiny_cfg, toy_headlines
 
 from elmo.core.config import get_config
@@ -148,6 +149,20 @@ def test_bilstm_through_onednn_equals_the_packed_library_lstm():
     refs = torch.autograd.grad((ref * weights).sum(), [ref_x, *model.lstm.parameters()])
     assert all(torch.allclose(g, r, atol=1e-5) for g, r in zip(grads, refs))
     assert not any("one_way" in k for k in model.state_dict())  # checkpoints keep their keys
+
+
+def test_task_bilstm_runs_through_onednn_under_bf16():
+    """Both directions take oneDNN's fused LSTM (`mkldnn_rnn_layer`) forward and backward; a
+    change back to packed input (which CPU PyTorch never sends to oneDNN) fails here."""
+    torch.manual_seed(0)
+    model = TopicClassifier(n_tokens=50, token_dim=12, hidden_dim=8).train()
+    mask = torch.arange(7)[None, :] < torch.tensor([7, 3, 5])[:, None]
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model._bilstm(torch.randn(3, 7, 12), mask)
+        out.float().sum().backward()
+    calls = {e.key: e.count for e in prof.key_averages()}
+    assert calls.get("aten::mkldnn_rnn_layer", 0) >= 2 and calls.get("aten::mkldnn_rnn_layer_backward", 0) >= 2, calls
 
 
 def test_no_elmo_model_has_no_scalar_mix(data):
