@@ -21,6 +21,9 @@ from elmo.bilm.ngram import KneserNeyLM
 from elmo.data.text import TOKEN_SPECIALS, TextEncoder
 
 
+# Both recurrences (the paper's LSTMP, the cpu profile's LSTM with its projection outside) fit this label.
+BILM_LABEL = "biLM (char-CNN + LSTMs)"
+
 def read_metrics(log_dir: Path) -> pd.DataFrame:
     """All Lightning CSV logs under `log_dir` (one version per (re)start), in step order."""
     frames = [pd.read_csv(p) for p in sorted(Path(log_dir).glob("version_*/metrics.csv"))]
@@ -69,7 +72,7 @@ def perplexity_table(bilm: dict, ngram: dict, order: int) -> pd.DataFrame:
     """Rows: model x split; columns: forward, backward (and the biLM's mean-NLL perplexity)."""
     rows = []
     for split in ("valid", "test"):
-        rows.append({"model": "biLM (char-CNN + LSTMP)", "split": split, **_pick(bilm[split])})
+        rows.append({"model": BILM_LABEL, "split": split, **_pick(bilm[split])})
         rows.append({"model": f"Kneser-Ney {order}-gram", "split": split, **_pick(ngram[split])})
     return pd.DataFrame(rows).set_index(["split", "model"]).round(1)
 
@@ -145,7 +148,7 @@ def source_perplexity_table(bilm: dict, ngram: dict, order: int) -> pd.DataFrame
         for split, n in splits.items():
             b = bilm.get("sources", {}).get(src, {}).get(split) or (bilm[split] if len(ngram) == 1 else None)
             if b is not None:
-                rows.append({"source": src, "split": split, "model": "biLM (char-CNN + LSTMP)", **_pick(b)})
+                rows.append({"source": src, "split": split, "model": BILM_LABEL, **_pick(b)})
             rows.append({"source": src, "split": split, "model": f"Kneser-Ney {order}-gram", **_pick(n)})
     return pd.DataFrame(rows).set_index(["source", "split", "model"]).round(1)
 
