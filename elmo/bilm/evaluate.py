@@ -20,9 +20,9 @@ from elmo.bilm.model import BiLM
 from elmo.bilm.ngram import KneserNeyLM
 from elmo.data.text import TOKEN_SPECIALS, TextEncoder
 
-
 # Both recurrences (the paper's LSTMP, the cpu profile's LSTM with its projection outside) fit this label.
 BILM_LABEL = "biLM (char-CNN + LSTMs)"
+
 
 def read_metrics(log_dir: Path) -> pd.DataFrame:
     """All Lightning CSV logs under `log_dir` (one version per (re)start), in step order."""
