@@ -19,6 +19,7 @@ from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
 from elmo.ynat.ensemble import seed_ensemble
 from elmo.ynat.jobs import Job, run_jobs
+from elmo.ynat.train import resolve_variant, uses_layers
 
 
 def _pairs(items: Sequence[str]) -> dict:
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg = get_config(args.profile, finetune=_pairs(args.finetune))
     variant = _pairs(args.variant)
     data = YnatData.load(cfg)
-    if variant.get("elmo"):
+    if uses_layers(resolve_variant(variant)):  # ELMo, or the char-CNN's layer 0 as part of x_k
         artifact = Path(args.artifact) if args.artifact else pretrain(cfg)
         data = data.with_cache(
             LayerCache.build(artifact, data.tokens, cache_root=run_dir(args.profile, "cache"))
