@@ -38,6 +38,7 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int)
     ap.add_argument("--length", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3, help="--compare step: alternating rounds, each configuration's median kept")
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")
     ap.add_argument("--compare", choices=("step", *TRAINING_COMPARISONS),
                     help="step: today's configuration against the profile's, one step each, same batch "
@@ -54,7 +55,7 @@ def main(argv=None) -> None:
         print(json.dumps(r) if args.json else "real tokens/s per 100 steps: " + ", ".join(f"{x:,.0f}" for x in r["tokens_per_s_by_chunk"]))
         return
     if args.compare == "step":
-        r = compare_step(args.profile, args.batch, args.length, args.repeats)
+        r = compare_step(args.profile, args.batch, args.length, args.repeats, args.rounds)
         path = run_dir(args.profile) / "bench_results.json"
         path.write_text(json.dumps(r, indent=1))
         print(json.dumps(r) if args.json else step_report(r))

@@ -109,7 +109,10 @@ def bench_markdown(b: dict) -> str:
     rows.append("")
     rows.append(f"Speed-up **{b['speedup']:.2f}x** (now against before) on one batch of {b['batch'][0]} x {b['batch'][1]} "
                 f"tokens, timed in one run on {b['after']['threads']} threads, each configuration in its own process (the "
-                "allocator setting, `elmo.core.reuse`, is process-wide); matmul peak measured in that run: "
+                "allocator setting, `elmo.core.reuse`, is process-wide)"
+                + (f"; each configuration's median of {b['rounds']} alternating rounds (the rounds' ratios: "
+                   + ", ".join(f"{x:.2f}x" for x in b["ratios"]) + ")" if "rounds" in b else "")
+                + "; matmul peak measured in that run: "
                 f"fp32 {peak['fp32']:.0f}, "
                 f"bf16 {peak['bf16']:.0f} GFLOP/s. FLOPs are matmul and convolution FLOPs, the LSTMs' counted "
                 "analytically (`torch.utils.flop_counter` does not see oneDNN's LSTM); the parts are each timed alone.")  # fmt: skip

@@ -29,8 +29,9 @@ def test_peak_ceiling_is_amdahls_law():
 
 
 def test_compare_step_times_today_and_now_on_one_batch():
-    r = compare_step("tiny", batch=4, length=8, repeats=1)
+    r = compare_step("tiny", batch=4, length=8, repeats=1, rounds=2)
     before, after = r["before"], r["after"]
+    assert r["rounds"] == 2 and len(r["ratios"]) == 2
     assert before["recurrence"] == BEFORE_ISSUE_14["model"]["recurrence"] == "lstmp"
     assert before["softmax"] == "adaptive-torch" and after["recurrence"] == "lstm"
     assert before["batch"] == after["batch"] == [4, 8]
