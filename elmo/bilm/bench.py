@@ -266,10 +266,11 @@ def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 3
     batch = batch or get_config(profile).train.batch_size
     peak = matmul_peaks()
     common = {"profile": profile, "batch": batch, "length": length, "repeats": repeats, "peak": peak}
+    old = {**common, "overrides": BEFORE_ISSUE_14, "optimizer_kernel": "for-loop"}
     runs: dict[str, list[dict]] = {"before": [], "before_kept_memory": [], "after": []}
     for _ in range(rounds):
-        runs["before"].append(_bench_in_child(**common, overrides=BEFORE_ISSUE_14, reuse=False, optimizer_kernel="for-loop"))
-        runs["before_kept_memory"].append(_bench_in_child(**common, overrides=BEFORE_ISSUE_14, optimizer_kernel="for-loop"))
+        runs["before"].append(_bench_in_child(**old, reuse=False))
+        runs["before_kept_memory"].append(_bench_in_child(**old))
         runs["after"].append(_bench_in_child(**common))
     again = matmul_peaks()
     peak = {k: max(peak[k], again[k]) for k in peak}
@@ -305,8 +306,8 @@ def step_report(r: dict) -> str:
         f"the {r['profile']} profile now:", report(r["after"]), "",
         f"speed-up: {r['speedup']:.2f}x tokens/s ({r['before']['tokens_per_s']:.0f} -> {r['after']['tokens_per_s']:.0f}); "
         f"fraction of the bf16 peak {r['before']['fraction_of_bf16_peak']:.1%} -> {r['after']['fraction_of_bf16_peak']:.1%}",
-        f"(median of {r.get('rounds', 1)} alternating rounds; each round's ratio: "
-        + ", ".join(f"{x:.2f}x" for x in r.get("ratios", [r["speedup"]])) + ")",
+        f"(median of {r['rounds']} alternating rounds; each round's ratio: "
+        + ", ".join(f"{x:.2f}x" for x in r["ratios"]) + ")",
     ])  # fmt: skip
 
 

@@ -151,10 +151,11 @@ class BiLM(nn.Module):
         # accumulation) cost ~1.5 ms of a 100 ms step.
         left = pairs.nonzero()
         left = left[:, 0] * t + left[:, 1]
+        right = left + 1
         hidden = torch.cat([h_fwd.reshape(b * t, p).index_select(0, left),
-                            h_bwd.reshape(b * t, p).index_select(0, left + 1)])  # fmt: skip
+                            h_bwd.reshape(b * t, p).index_select(0, right)])  # fmt: skip
         flat = token_ids.reshape(b * t)
-        targets = torch.cat([flat[left + 1], flat[left]])
+        targets = torch.cat([flat[right], flat[left]])
         # One call for both directions: a sampled head then shares its negatives.
         nll_fwd, nll_bwd = self.softmax(hidden, targets).chunk(2)
         n = pairs.sum()

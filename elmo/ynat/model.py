@@ -84,6 +84,10 @@ class TopicClassifier(pl.LightningModule):
         self.top = TopLayer(top) if top is not None else None
         self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(token_dim + char_cnn_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
+        # A one-way LSTM of the same sizes whose own weights are never used: `_bilstm` runs it with
+        # one direction of `self.lstm`'s at a time (functional_call). Set past nn.Module's
+        # __setattr__, so it is no submodule: no parameters, nothing in the state dict.
+        object.__setattr__(self, "_one_way", nn.LSTM(self.lstm.input_size, hidden_dim, batch_first=True))
         self.output = nn.Linear(2 * hidden_dim + (elmo_dim if self.mix_out else 0), n_classes)
         self.holdout_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
         self.vocab_itos: list[str] | None = None
@@ -135,15 +139,6 @@ class TopicClassifier(pl.LightningModule):
         bwd, _ = functional_call(self._one_way, self._direction("_reverse"), (reverse_padded(x, lengths),))
         # (B, T, H) each -> (B, T, 2H), pads zeroed as pad_packed_sequence leaves them.
         return torch.cat([fwd, reverse_padded(bwd, lengths)], dim=-1) * mask[..., None].to(fwd.dtype)
-
-    @property
-    def _one_way(self) -> nn.LSTM:
-        """A one-way LSTM of `self.lstm`'s sizes whose weights are never used (functional_call
-        passes one direction's); kept outside the module's parameters and state dict."""
-        if getattr(self, "_one_way_lstm", None) is None:
-            lstm = self.lstm
-            object.__setattr__(self, "_one_way_lstm", nn.LSTM(lstm.input_size, lstm.hidden_size, batch_first=True))
-        return self._one_way_lstm
 
     def _direction(self, suffix: str) -> dict[str, torch.Tensor]:
         """One direction's parameters of `self.lstm` ("" forward, "_reverse" backward), by one-way names."""

@@ -7,7 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from elmo.bilm.softmax import AdaptiveSoftmax, FastAdaptiveSoftmax, FullSoftmax, SampledSoftmax, cross_entropy, make_softmax
+from elmo.bilm.softmax import (
+    AdaptiveSoftmax,
+    FastAdaptiveSoftmax,
+    FullSoftmax,
+    SampledSoftmax,
+    cross_entropy,
+    make_softmax,
+)
 from elmo.core.config import ModelConfig
 
 V, D = 50, 16
