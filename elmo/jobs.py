@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from elmo.ablations.adaptation import task_data
 from elmo.bilm.train import pretrain
 from elmo.core.config import get_config, parse_pairs
 from elmo.core.runs import run_dir
@@ -44,14 +45,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg = get_config(args.profile, finetune=_pairs(args.finetune))
     variant = _pairs(args.variant)
     data = YnatData.load(cfg)
-    if uses_layers(resolve_variant(variant)):  # ELMo, or the char-CNN's layer 0 as part of x_k
+    resolved = resolve_variant(variant)
+    artifact = None
+    if uses_layers(resolved) or resolved["bilm"] != "pretrained":  # ELMo, or the char-CNN's layer 0 as part of x_k
         artifact = Path(args.artifact) if args.artifact else pretrain(cfg)
         data = data.with_cache(
             LayerCache.build(artifact, data.tokens, cache_root=run_dir(args.profile, "cache"))
         )
     out = Path(args.out) if args.out else run_dir(args.profile, "explore")
+    # The adapted biLM (bilm=adapted) and GloVe (x_k=glove) when the variant reads them.
+    data_by_bilm = task_data(cfg, artifact, data, [variant], out)
     seeds = cfg.finetune.seeds if args.seeds is None else args.seeds
-    runs = run_jobs(cfg, data, [Job(variant, s) for s in seeds], out, logger=False)
+    jobs = [Job(variant, s, data=resolved["bilm"]) for s in seeds]
+    runs = run_jobs(cfg, data_by_bilm, jobs, out, logger=False)
+    data = data_by_bilm[resolved["bilm"]]
     keys = (
         "seed",
         "variant",

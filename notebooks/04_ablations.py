@@ -36,7 +36,7 @@ profile = profile_from_env()  # $ELMO_PROFILE, else "cpu"; papermill's `profile`
 # %%
 import time
 
-from elmo.ablations.adaptation import adapt_bilm, adaptation_summary, adaptation_table
+from elmo.ablations.adaptation import adaptation_summary, adaptation_table, task_data
 from elmo.ablations.efficiency import (
       efficiency_table,
       sample_efficiency,
@@ -137,7 +137,9 @@ fig
 # ## Sample efficiency
 # Macro-F1 against the fraction of the *fit* rows used (stratified, fixed seed, nested; holdout
 # and dev unchanged; the task vocabulary stays the one of the full fit set — see
-# `subsample_fit`). The grid's fraction reuses the grid's runs; the 100 % points are
+# `subsample_fit`), with and without ELMo, and TF-IDF + LR trained on the same rows (C chosen
+# on the holdout): a learning curve over task data that shows where ELMo's gain goes as labelled
+# data grows, and at which size a bag of n-grams catches up with the biLSTM. The grid's fraction reuses the grid's runs; the 100 % points are
 # 03's runs when 03 ran with exactly these settings and biLM (else they are trained here).
 #
 # A fixed number of *epochs* would starve the smallest fraction of optimizer steps (at 1 %:
@@ -149,8 +151,8 @@ fig
 from_03 = reuse_finetune_runs(out, cfg, artifact)
 print("100 % runs reused from 03_finetune:", list(from_03) or "none (03 has not run with these settings)")
 known = {1.0: from_03, fraction: results}  # the grid's own runs win when its fraction is 1
-efficiency = sample_efficiency(cfg, data, sorted({0.01, fraction, 1.0}), seeds, known=known,
-                                        equal_steps_as=fraction)
+fractions = sorted({*cfg.finetune.efficiency_fractions, fraction})
+efficiency = sample_efficiency(cfg, data, fractions, seeds, known=known, equal_steps_as=fraction)
 efficiency_table(efficiency)
 
 # %%
@@ -161,16 +163,15 @@ fig
 # %% [markdown]
 # ## Domain adaptation
 # The biLM continues its LM training on YNAT *train* titles (text only; dev is never read) for
-# `FinetuneConfig.adapt_epochs` epochs, the one 03 reads (reused, not retrained), with its own
-# vocabulary; 5 % of the titles are held out for perplexity and for the epoch kept. Then its
+# `FinetuneConfig.adapt_epochs` epochs (`elmo.ablations.adaptation.task_data`: trained on the
+# first run, reused by later ones and by any 03 row or `elmo.jobs` run that reads it), reading
+# the same token ids as the original; 5 % of the titles are held out for perplexity and for the epoch kept. Then its
 # layers are cached again and the main configuration reruns over the same seeds, on the grid's
 # rows, so the change is paired against the grid's main runs.
 
 # %%
-titles = [data.tokens[i] for i in sorted(data.fit + data.holdout)]
-adapted = adapt_bilm(cfg, artifact, titles, out / "bilm-ynat", epochs=cfg.finetune.adapt_epochs)  # 03's adapted biLM
-info = adaptation_summary(adapted)
-adapted_data = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(profile, "cache")))
+adapted_data = task_data(cfg, artifact, data, [{"bilm": "adapted"}], out)["adapted"]  # trained once, then reused
+info = adaptation_summary(adapted_data.cache.meta["bilm_dir"])
 main_adapted = {"main_adapted": {**GRID[MAIN], "name": "abl-main-adapted"}}
 adapted_runs = run_grid(cfg, subsample_fit(adapted_data, fraction), main_adapted, seeds)["main_adapted"]
 adaptation_table(results[MAIN], adapted_runs, info)

@@ -18,10 +18,33 @@ from elmo.bilm.datamodule import EncodedSentences, PetitionsLM
 from elmo.bilm.model import BiLM
 from elmo.bilm.train import BiLMTask, evaluate, make_trainer
 from elmo.core.config import Config
-from elmo.core.runs import seed_everything
+from elmo.core.runs import run_dir, seed_everything
 from elmo.data.corpus import Corpus
 from elmo.data.text import TextEncoder, split_long
+from elmo.embed.glove import glove_vectors
+from elmo.embed.layer_cache import LayerCache
+from elmo.ynat.data import YnatData
 from elmo.ynat.metrics import mean_std
+from elmo.ynat.train import resolve_variant
+
+
+def task_data(cfg: Config, artifact: str | Path, data: YnatData, variants, out: str | Path) -> dict[str, YnatData]:
+    """The data each task variant reads, by `TaskVariant.bilm`: {"pretrained": ...} and, only when
+    a variant reads it, {"adapted": ...} (`adapt_bilm` on YNAT train titles, `adapt_epochs`
+    epochs, saved in `out/bilm-ynat` and reused), every one with its LayerCache and, only when a
+    variant starts x_k from GloVe, the GloVe vectors (`glove_vectors`, trained once and reused).
+
+    data : YnatData with the pretrained `artifact`'s LayerCache. variants : TaskVariants or dicts.
+    """
+    resolved = [resolve_variant(v) for v in variants]
+    if any(v["x_k"] == "glove" for v in resolved):
+        data = data.with_static(glove_vectors(cfg))
+    by_bilm = {"pretrained": data}
+    if any(v["bilm"] == "adapted" for v in resolved):
+        titles = [data.tokens[i] for i in sorted(data.fit + data.holdout)]  # train text, no labels, never dev
+        adapted = adapt_bilm(cfg, artifact, titles, Path(out) / "bilm-ynat", epochs=cfg.finetune.adapt_epochs)
+        by_bilm["adapted"] = data.with_cache(LayerCache.build(adapted, data.tokens, cache_root=run_dir(cfg.profile, "cache")))
+    return by_bilm
 
 
 def adapt_bilm(

@@ -1,4 +1,5 @@
-"""Sample efficiency: macro-F1 against the fraction of training rows, with and without ELMo.
+"""Sample efficiency: macro-F1 against the fraction of training rows, with and without ELMo,
+and TF-IDF + LR on the same rows.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from elmo.ablations.grid import EFFICIENCY_LABELS, EFFICIENCY_MODELS, GRID, SAMPLE_SEED
+from elmo.ablations.grid import EFFICIENCY_LABELS, EFFICIENCY_MODELS, GRID, SAMPLE_SEED, TFIDF
 from elmo.core.config import Config
+from elmo.ynat.baselines import tfidf_on_fit
 from elmo.ynat.data import YnatData
 from elmo.ynat.jobs import Job, run_jobs
 
@@ -54,10 +56,14 @@ def sample_efficiency(
     logger: bool = True,
     workers: int | None = None,
     equal_steps_as: float | None = None,
+    tfidf: bool = True,
 ) -> pd.DataFrame:
     """Dev macro-F1 and accuracy per (model, fraction of fit rows, seed): one row per run.
 
-    `models` maps an arm key ("elmo", "no_elmo") to a GRID key. `known` ({fraction: {GRID name: results}}) supplies
+    With `tfidf`, a third arm, "tfidf": TF-IDF + LR on the same rows (C chosen on the holdout;
+    deterministic, so one run per fraction), the baseline each curve is read against.
+
+    `models` maps an arm key ("elmo", "no_elmo") to a GRID key. `known` ({fraction: {GRID name or TFIDF: results}}) supplies
     runs trained elsewhere with the same rows, seeds and settings (the grid's, 03's), so they
     are not trained twice. With `equal_steps_as` (a fraction), every smaller fraction trains for
     as many optimizer steps as that one (see `step_schedule`) instead of as many epochs.
@@ -81,6 +87,12 @@ def sample_efficiency(
         rows += [{"model": label, "fraction": fraction, "n_fit": n_fit, "seed": r["seed"],
                   "macro_f1": r["macro_f1"], "accuracy": r["accuracy"], "epochs": r.get("epochs")}
                  for r in runs]  # fmt: skip
+    for fraction in fractions if tfidf else ():
+        sub = subsample_fit(data, fraction)
+        known_runs = (known or {}).get(fraction, {}).get(TFIDF)  # 03's, at 1: the same rows and C search
+        r = known_runs[0] if known_runs else tfidf_on_fit(sub)
+        rows.append({"model": TFIDF, "fraction": fraction, "n_fit": len(sub.fit), "seed": 0,
+                     "macro_f1": r["macro_f1"], "accuracy": r["accuracy"], "epochs": None})  # fmt: skip
     return pd.DataFrame(rows)
 
 

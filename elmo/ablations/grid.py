@@ -91,10 +91,12 @@ PAIR_LABELS = {
 
 SAMPLE_SEED = 2024  # which fit rows a fraction keeps; fixed, so every model seed sees the same rows
 EFFICIENCY_MODELS = {"elmo": MAIN, "no_elmo": NO_ELMO}  # arm -> GRID key
-EFFICIENCY_LABELS = {"elmo": "with ELMo", "no_elmo": "without ELMo"}
+TFIDF = "tfidf"  # the sample-efficiency arm of TF-IDF + LR on the same rows
+EFFICIENCY_LABELS = {"elmo": "with ELMo", "no_elmo": "without ELMo", TFIDF: "TF-IDF + LR"}
 
-# 03_finetune's keys (FinetuneConfig.models) of the two grid variants it trains with the same settings.
-FINETUNE_KEYS = {MAIN: "elmo_input", NO_ELMO: "no_elmo"}
+# 03_finetune's keys (FinetuneConfig.models) of the two grid variants it trains with the same
+# settings, and of its TF-IDF + LR on the fit rows (C chosen on the holdout: the efficiency's arm at 1).
+FINETUNE_KEYS = {MAIN: "elmo_input", NO_ELMO: "no_elmo", TFIDF: "tfidf_fit"}
 
 
 def grid_label(key: str) -> str:
@@ -102,8 +104,8 @@ def grid_label(key: str) -> str:
 
 
 def reuse_finetune_runs(directory: Path, cfg: Config, artifact: str | Path) -> dict[str, list[dict]]:
-    """The grid's main and no-ELMo runs from 03's results in `directory`, when 03 made them
-    with these exact settings and biLM (`elmo.ynat.results.reusable_runs`); {} otherwise."""
+    """The grid's main and no-ELMo runs (and TF-IDF on the fit rows) from 03's results in
+    `directory`, when 03 made them with these exact settings and biLM (`elmo.ynat.results.reusable_runs`); {} otherwise."""
     saved = reusable_runs(directory, cfg, artifact)
     return {grid_key: saved[key] for grid_key, key in FINETUNE_KEYS.items() if key in saved}
 

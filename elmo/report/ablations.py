@@ -26,7 +26,8 @@ def ablation_markdown(summary: dict) -> str:
             rows.append(f"| {PAIR_LABELS.get(key, key)} | {diffs} | {c['mean']:+.2f} ± {c['std']:.2f} | {c['p']:.3f} |")
     if summary.get("sample_efficiency"):
         stats = efficiency_stats(pd.DataFrame(summary["sample_efficiency"]))
-        cells = (stats["mean"].round(1).astype(str) + " ± " + stats["std"].round(1).astype(str)).unstack("model").rename(columns=EFFICIENCY_LABELS)
+        spread = (" ± " + stats["std"].round(1).astype(str)).where(stats["runs"] > 1, "")  # one run (TF-IDF): no ±
+        cells = (stats["mean"].round(1).astype(str) + spread).unstack("model").rename(columns=EFFICIENCY_LABELS)
         rows += ["", "| fraction of train (rows) | " + " | ".join(cells.columns) + " |",
                  "|---|" + "---:|" * len(cells.columns)]  # fmt: skip
         for (fraction, n_fit), r in cells.iterrows():

@@ -59,16 +59,17 @@ def tfidf_pipeline(C: float, min_df: int = 1) -> Pipeline:
 
 def select_C(
     texts, tokens, labels, Cs: Sequence[float] = CS, holdout_fraction: float = 0.1, min_df: int = 1, workers: int = 2,
-    return_model: bool = False,
+    return_model: bool = False, rows: tuple[Sequence[int], Sequence[int]] | None = None,
 ):
     """The C with the best holdout macro-F1 (ties: the smaller C); -> (C, {C: holdout macro-F1}).
 
     The same as fitting `tfidf_pipeline(C)` on the fit rows for each C, but the features are
     fitted once (they do not depend on C) and the C's are fitted in `workers` threads
     (liblinear releases the GIL). With return_model, also that pipeline for the chosen C, as
-    fitted on the fit rows: -> (C, f1, pipeline).
+    fitted on the fit rows: -> (C, f1, pipeline). rows : (fit, holdout) row indices to use
+    instead of `holdout_split(labels, holdout_fraction)` (e.g. a subsample of the fit rows).
     """
-    fit, held = holdout_split(labels, holdout_fraction)
+    fit, held = holdout_split(labels, holdout_fraction) if rows is None else map(list, rows)
     pairs, labels = list(zip(texts, tokens)), np.asarray(labels)
     features = tfidf_features(min_df)
     x_fit = features.fit_transform([pairs[i] for i in fit])
@@ -128,6 +129,17 @@ def tfidf_probabilities(data: YnatData, C: float, min_df: int = 1, model: Pipeli
         # predict_proba's columns are the classes seen in fit: place them by label id.
         out[split][:, model.classes_] = model.predict_proba([pairs[i] for i in rows])
     return out
+
+
+def tfidf_on_fit(data: YnatData, Cs: Sequence[float] = CS, min_df: int = 1) -> dict:
+    """TF-IDF + LR trained on `data.fit` (e.g. a subsample), C chosen on `data.holdout`, scored on
+    dev: `scores` plus "holdout_macro_f1" and "C". Deterministic (liblinear), so one run."""
+    C, f1, model = select_C(data.texts, data.tokens, data.labels, Cs, min_df=min_df, return_model=True,
+                            rows=(data.fit, data.holdout))  # fmt: skip
+    pairs = list(zip(data.texts, data.tokens))
+    dev = data.split("dev")
+    result = scores([data.labels[i] for i in dev], model.predict([pairs[i] for i in dev]).astype(int).tolist())
+    return {**result, "holdout_macro_f1": f1[C], "C": C}
 
 
 def majority_class(train_labels: Sequence[int], n: int) -> np.ndarray:

@@ -18,6 +18,10 @@ from elmo.embed.top_layer import TopLayer
 from elmo.ynat.data import MONITOR, N_CLASSES, TaskBatch
 
 
+POOLINGS = ("max", "max_mean")  # FinetuneConfig.pooling
+LR_SCHEDULES = ("constant", "linear")  # FinetuneConfig.lr_schedule
+
+
 def make_mix(spec: dict) -> ScalarMix:
     """The ScalarMix of an ELMo spec: learned/uniform/single-layer weights, learned/fixed gamma."""
     n, w, learn_gamma = spec["n_layers"], spec["weights"], spec["gamma"] == "learned"
@@ -70,6 +74,9 @@ class TopicClassifier(pl.LightningModule):
         top: dict | None = None,
         top_lr_scale: float = 0.1,
         top_frozen_epochs: int = 1,
+        pooling: str = "max",
+        label_smoothing: float = 0.0,
+        lr_schedule: str = "constant",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -82,13 +89,18 @@ class TopicClassifier(pl.LightningModule):
         if top is not None and not elmo:
             raise ValueError("tuning the biLM's top layer needs ELMo (elmo=None here)")
         self.top = TopLayer(top) if top is not None else None
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {lr_schedule!r}")
         self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(token_dim + char_cnn_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
         # A one-way LSTM of the same sizes whose own weights are never used: `_bilstm` runs it with
         # one direction of `self.lstm`'s at a time (functional_call). Set past nn.Module's
         # __setattr__, so it is no submodule: no parameters, nothing in the state dict.
         object.__setattr__(self, "_one_way", nn.LSTM(self.lstm.input_size, hidden_dim, batch_first=True))
-        self.output = nn.Linear(2 * hidden_dim + (elmo_dim if self.mix_out else 0), n_classes)
+        pooled_dim = (2 * hidden_dim + (elmo_dim if self.mix_out else 0)) * (2 if pooling == "max_mean" else 1)
+        self.output = nn.Linear(pooled_dim, n_classes)
         self.holdout_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
         self.vocab_itos: list[str] | None = None
 
@@ -115,9 +127,17 @@ class TopicClassifier(pl.LightningModule):
         h = self._bilstm(self.dropout(x), mask)
         if self.mix_out is not None:
             h = torch.cat([h, self.dropout(self.mix_out(layers, mask))], dim=-1)
+        return self.output(self.dropout(self._pool(h, mask)))
+
+    def _pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) -> (B, F) max over real positions, or (B, 2F) [max; mean] ("max_mean")."""
         # Pads become -inf, so the max over time only ever picks real positions.
         pooled = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
-        return self.output(self.dropout(pooled))
+        if self.hparams.pooling == "max":
+            return pooled
+        m = mask[..., None].to(h.dtype)  # (B, T, 1)
+        mean = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
+        return torch.cat([pooled, mean], dim=-1)
 
     def _bilstm(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, in) -> (B, T, 2H), zero at pads; what `self.lstm` computes on a packed batch.
@@ -155,7 +175,8 @@ class TopicClassifier(pl.LightningModule):
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(cross-entropy + lambda * mix penalty, logits (B, n_classes))."""
         logits = self(batch.token_ids, batch.mask, batch.layers)
-        return F.cross_entropy(logits, batch.labels) + self.hparams.l2_coef * self.mix_penalty(), logits
+        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing if self.training else 0.0)
+        return ce + self.hparams.l2_coef * self.mix_penalty(), logits
 
     def training_step(self, batch: TaskBatch, batch_idx: int) -> torch.Tensor:
         loss, _ = self.loss(batch)
@@ -192,7 +213,13 @@ class TopicClassifier(pl.LightningModule):
         groups = [{"params": [p for p in self.parameters() if p.requires_grad and p not in top]}]
         if top:  # the pretrained layer: its own, smaller learning rate
             groups.append({"params": list(self.top.parameters()), "lr": self.hparams.lr * self.hparams.top_lr_scale})
-        return torch.optim.Adam(groups, lr=self.hparams.lr, fused=True)
+        optimizer = torch.optim.Adam(groups, lr=self.hparams.lr, fused=True)
+        if self.hparams.lr_schedule == "constant":
+            return optimizer
+        # "linear": every group's rate falls linearly to 0 at the last step of max_epochs.
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "step"}}
 
 
 @torch.no_grad()

@@ -86,7 +86,8 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
         top = TopLayer.from_bilm(BiLM.from_pretrained(data.cache.meta["bilm_dir"]))  # the cached layers' biLM
     model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer,
                             char_cnn_dim=char_cnn_dim, top=None if top is None else top.spec, top_lr_scale=f.top_lr_scale,
-                            top_frozen_epochs=f.top_frozen_epochs)  # fmt: skip
+                            top_frozen_epochs=f.top_frozen_epochs, pooling=f.pooling, label_smoothing=f.label_smoothing,
+                            lr_schedule=f.lr_schedule)  # fmt: skip
     if top is not None:
         model.top.load_state_dict(top.state_dict())
     model.vocab_itos = list(data.vocab.itos)

@@ -12,10 +12,11 @@ from task_fixtures import make_data, tiny_cfg
 
 from elmo.ablations.adaptation import adapt_bilm, adaptation_summary
 from elmo.ablations.efficiency import subsample_fit
-from elmo.ablations.grid import GRID, MAIN, NO_ELMO, PAIRS, weights_heatmap_figure
+from elmo.ablations.grid import GRID, MAIN, NO_ELMO, PAIRS, TFIDF, weights_heatmap_figure
 from elmo.ablations.significance import paired, paired_table
 from elmo.bilm.model import BiLM
 from elmo.data.text import TextEncoder, TokenizerSettings
+from elmo.ynat.baselines import tfidf_on_fit
 from elmo.ynat.jobs import run_grid
 from elmo.ynat.train import resolve_variant
 
@@ -184,7 +185,7 @@ def test_reuse_of_03_runs_only_with_the_same_settings_and_biLM(tmp_path):
     out = tmp_path / "run"
     assert reuse_finetune_runs(out, cfg, artifact) == {}  # 03 has not run
     FinetuneResults(saved, run_provenance(cfg, artifact)).write(out)
-    assert reuse_finetune_runs(out, cfg, artifact) == {MAIN: runs, NO_ELMO: runs}
+    assert reuse_finetune_runs(out, cfg, artifact) == {MAIN: runs, NO_ELMO: runs, TFIDF: runs}
     assert reuse_finetune_runs(out, tiny_cfg(lr=0.5), artifact) == {}  # other settings
     (artifact / "config.json").write_text(json.dumps({"weights_sha256": "cd" * 32}))
     assert reuse_finetune_runs(out, cfg, artifact) == {}  # another biLM
@@ -208,6 +209,9 @@ def test_sample_efficiency_with_equal_steps_trains_more_epochs(tmp_path):
     df = sample_efficiency(cfg, data, (0.2,), seeds=[0], models={"without ELMo": NO_ELMO}, out_dir=tmp_path,
                            logger=False, equal_steps_as=1.0)
     n_small, n_ref = len(subsample_fit(data, 0.2).fit), len(data.fit)
-    assert list(df["n_fit"]) == [n_small]
+    assert list(df["n_fit"]) == [n_small, n_small] and list(df["model"]) == ["without ELMo", TFIDF]
     expected = step_schedule(cfg, n_small, n_ref)["max_epochs"]
-    assert expected > 1 and list(df["epochs"]) == [expected]  # trained to the step budget
+    assert expected > 1 and df["epochs"].iloc[0] == expected  # trained to the step budget
+    # The TF-IDF arm: the same rows, C chosen on the holdout, one deterministic run.
+    tfidf = tfidf_on_fit(subsample_fit(data, 0.2))
+    assert df["macro_f1"].iloc[1] == tfidf["macro_f1"] and df["accuracy"].iloc[1] == tfidf["accuracy"]

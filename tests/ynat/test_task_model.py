@@ -2,12 +2,14 @@
 toy data of `task_fixtures` (no biLM, no real data needed)."""
 
 import csv
+import dataclasses
 import random
 
 import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import f1_score
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.profiler import ProfilerActivity, profile
@@ -19,8 +21,17 @@ from elmo.data.readers import YNAT_LABELS
 from elmo.data.text import PAD, PAD_ID
 from elmo.embed.glove import StaticVectors
 from elmo.embed.scalar_mix import ScalarMix
-from elmo.ynat.baselines import majority_class, morpheme_ngrams, tfidf_logreg
+from elmo.ynat.baselines import (
+    CS,
+    majority_class,
+    morpheme_ngrams,
+    tfidf_logreg,
+    tfidf_on_fit,
+    tfidf_pipeline,
+    tfidf_probabilities,
+)
 from elmo.ynat.data import MAX_TOKENS, MONITOR, TaskVocab, YnatData, holdout_split
+from elmo.ynat.ensemble import scored, seed_ensemble, weighted_pair
 from elmo.ynat.jobs import run_models
 from elmo.ynat.metrics import scores
 from elmo.ynat.model import TopicClassifier
@@ -285,6 +296,47 @@ def test_l2_penalty_enters_the_loss(data):
     assert diff.item() == pytest.approx(10.0 * (0.25 + 1.0 + 4.0), rel=1e-5)
 
 
+def test_max_mean_pooling_is_the_max_and_the_mean_over_real_positions(data):
+    model = build_model(tiny_cfg(pooling="max_mean"), data, resolve_variant({"elmo": True, "placement": "input_output"}))
+    assert model.output.in_features == 2 * (2 * 16 + 8)
+    h = torch.randn(2, 4, 5)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    pooled = model._pool(h, mask)
+    assert torch.equal(pooled[0, :5], h[0, :2].amax(dim=0)) and torch.equal(pooled[1, :5], h[1].amax(dim=0))
+    assert torch.allclose(pooled[0, 5:], h[0, :2].mean(dim=0)) and torch.allclose(pooled[1, 5:], h[1].mean(dim=0))
+    with pytest.raises(ValueError, match="pooling"):
+        build_model(tiny_cfg(pooling="min"), data, resolve_variant({}))
+
+
+def test_label_smoothing_enters_the_training_loss_only(data):
+    torch.manual_seed(0)
+    plain = build_model(tiny_cfg(dropout=0.0), data, resolve_variant({}))
+    smooth = build_model(tiny_cfg(dropout=0.0, label_smoothing=0.2), data, resolve_variant({}))
+    smooth.load_state_dict(plain.state_dict())
+    batch = data.batch(list(range(16)))
+    logits = plain(batch.token_ids, batch.mask)
+    smooth.train()
+    assert smooth.loss(batch)[0].item() == pytest.approx(F.cross_entropy(logits, batch.labels, label_smoothing=0.2).item())
+    smooth.eval()  # holdout loss: the plain cross-entropy, comparable across settings
+    assert smooth.loss(batch)[0].item() == pytest.approx(F.cross_entropy(logits, batch.labels).item())
+
+
+def test_linear_lr_schedule_falls_to_zero_at_the_last_step(data, tmp_path):
+    class Rates(pl.Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_train_batch_start(self, trainer, *args):
+            self.seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    rates = Rates()
+    cfg = tiny_cfg(lr_schedule="linear", max_epochs=2, patience=5)
+    fit_model(cfg, data, 0, {}, tmp_path, logger=False, callbacks=[rates])
+    total = len(rates.seen)  # every step of max_epochs ran
+    assert total == 2 * -(-len(data.fit) // 32)
+    assert rates.seen == pytest.approx([1e-2 * (1 - k / total) for k in range(total)])
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -386,7 +438,6 @@ def test_select_c_equals_a_pipeline_per_c():
 
 
 def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
-    from elmo.ynat.ensemble import seed_ensemble
     from elmo.ynat.train import best_checkpoint
 
     runs = [train_and_evaluate(tiny_cfg(max_epochs=2), data, s, ELMO_ON, tmp_path, logger=False) for s in (0, 1)]
@@ -402,11 +453,26 @@ def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
         seed_ensemble(data, tmp_path / "ynat", [])
 
 
+def test_tfidf_on_fit_trains_on_the_given_fit_rows_and_picks_C_on_the_holdout(data):
+    sub = dataclasses.replace(data, fit=data.fit[::2])
+    result = tfidf_on_fit(sub)
+    pairs, labels = list(zip(data.texts, data.tokens)), np.asarray(data.labels)
+
+    def fitted(C):
+        return tfidf_pipeline(C).fit([pairs[i] for i in sub.fit], labels[sub.fit])
+
+    held = {C: scores(labels[sub.holdout], fitted(C).predict([pairs[i] for i in sub.holdout]))["macro_f1"] for C in CS}
+    best = max(CS, key=lambda C: (held[C], -C))
+    assert result["C"] == best and result["holdout_macro_f1"] == held[best]
+    dev = scores(labels[sub.dev].tolist(), fitted(best).predict([pairs[i] for i in sub.dev]).tolist())
+    assert result["macro_f1"] == dev["macro_f1"] and result["accuracy"] == dev["accuracy"]
+    # What 03 records as "tfidf_fit" (argmax of the probabilities): the same scores, so 04 reuses it.
+    assert scored(sub, tfidf_probabilities(sub, best))["macro_f1"] == result["macro_f1"]
+
+
 def test_tfidf_fit_model_is_the_model_tfidf_probabilities_would_fit(data):
     """03 reuses select_C's fitted pipeline for the fit-rows TF-IDF: it must be the very model
     `tfidf_probabilities` fits itself (the same fit rows, the same C)."""
-    from elmo.ynat.baselines import tfidf_probabilities
-
     train = sorted(data.fit + data.holdout)
     _, info = tfidf_logreg([data.texts[i] for i in train], [data.tokens[i] for i in train],
                            [data.labels[i] for i in train], [data.texts[0]], [data.tokens[0]], return_details=True)  # fmt: skip
@@ -420,7 +486,6 @@ def test_tfidf_fit_model_is_the_model_tfidf_probabilities_would_fit(data):
 
 def test_weighted_pair_picks_the_weight_on_the_holdout(data):
     from elmo.ynat.baselines import tfidf_probabilities
-    from elmo.ynat.ensemble import scored, weighted_pair
 
     tfidf = tfidf_probabilities(data, C=1.0)
     assert tfidf["dev"].shape == (len(data.dev), 7) and np.allclose(tfidf["dev"].sum(1), 1)
