@@ -5,10 +5,11 @@
 For each pretraining length N: the profile's biLM trained for N epochs, its YNAT layers cached,
 and the main task model (ELMo at the input and output of the biLSTM, as in 03) trained over the
 profile's seeds, scored on the full dev set, singly and as a seed ensemble. The profile's own
-length reuses `runs/<profile>/bilm` (02's); other lengths live in `runs/<profile>-e<N>/`. The
-`cpu` profile trains with Adam at a constant rate, so N epochs continue the checkpoint of the
-longest shorter run exactly as an N-epoch run from scratch would (`tests/bilm/test_train.py`
-checks that resuming repeats a run). Writes `runs/<profile>/tradeoff.json`, which
+length reuses `runs/<profile>/bilm` (02's); other lengths live in `runs/<profile>-e<N>/`. At a
+constant learning rate N epochs continue the checkpoint of the longest shorter run, exactly as an
+N-epoch run from scratch would (`tests/bilm/test_train.py` checks that resuming repeats a run);
+a schedule that ends with the run (the `cpu` profile's linear decay) makes every length its own
+run from scratch (`config_hash` then holds the epochs). Writes `runs/<profile>/tradeoff.json`, which
 `python -m elmo.results --readme` turns into a table.
 
 Minutes are wall clock as measured, so they depend on what else the machine was doing: the

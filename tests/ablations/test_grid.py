@@ -1,5 +1,6 @@
 """Ablations: the grid covers issue #5, paired comparisons, stratified subsampling, biLM adaptation."""
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -215,3 +216,19 @@ def test_sample_efficiency_with_equal_steps_trains_more_epochs(tmp_path):
     # The TF-IDF arm: the same rows, C chosen on the holdout, one deterministic run.
     tfidf = tfidf_on_fit(subsample_fit(data, 0.2))
     assert df["macro_f1"].iloc[1] == tfidf["macro_f1"] and df["accuracy"].iloc[1] == tfidf["accuracy"]
+
+
+def test_task_data_builds_only_what_a_variant_reads_and_adapts_on_train_titles(tmp_path, monkeypatch):
+    import elmo.ablations.adaptation as adaptation
+
+    data, calls = make_data(n_per_class=6, n_dev_per_class=3), []
+    monkeypatch.setattr(adaptation, "glove_vectors", lambda cfg: calls.append("glove") or "vectors")
+    monkeypatch.setattr(adaptation, "adapt_bilm", lambda cfg, artifact, titles, out, epochs: calls.append(titles) or out)
+    monkeypatch.setattr(adaptation.LayerCache, "build", lambda bilm, tokens, cache_root: f"cache of {bilm.name}")
+    monkeypatch.setattr(type(data), "with_cache", lambda self, cache: dataclasses.replace(self, cache=cache))
+    plain = adaptation.task_data(tiny_cfg(), "bilm", data, [{"elmo": True}, {}], tmp_path)
+    assert plain == {"pretrained": data} and calls == []  # nothing built that no variant reads
+    both = adaptation.task_data(tiny_cfg(), "bilm", data, [{"x_k": "glove"}, {"elmo": True, "bilm": "adapted"}], tmp_path)
+    assert calls[0] == "glove" and both["pretrained"].static == "vectors" and both["adapted"].static == "vectors"
+    assert both["adapted"].cache == "cache of bilm-ynat"
+    assert calls[1] == [data.tokens[i] for i in sorted(data.fit + data.holdout)]  # train titles only, never dev
