@@ -139,8 +139,9 @@ fig
 # and dev unchanged; the task vocabulary stays the one of the full fit set — see
 # `subsample_fit`), with and without ELMo, and TF-IDF + LR trained on the same rows (C chosen
 # on the holdout): a learning curve over task data that shows where ELMo's gain goes as labelled
-# data grows, and at which size a bag of n-grams catches up with the biLSTM. The grid's fraction reuses the grid's runs; the 100 % points are
-# 03's runs when 03 ran with exactly these settings and biLM (else they are trained here).
+# data grows, and at which size a bag of n-grams catches up with the biLSTM. The grid's fraction
+# reuses the grid's runs; the 100 % points are 03's runs when 03 ran with exactly these settings
+# and biLM (else they are trained here).
 #
 # A fixed number of *epochs* would starve the smallest fraction of optimizer steps (at 1 %:
 # 2 batches an epoch, ~20 steps in all) and measure undertraining instead. So fractions below
@@ -165,9 +166,9 @@ fig
 # The biLM continues its LM training on YNAT *train* titles (text only; dev is never read) for
 # `FinetuneConfig.adapt_epochs` epochs (`elmo.ablations.adaptation.task_data`: trained on the
 # first run, reused by later ones and by any 03 row or `elmo.jobs` run that reads it), reading
-# the same token ids as the original; 5 % of the titles are held out for perplexity and for the epoch kept. Then its
-# layers are cached again and the main configuration reruns over the same seeds, on the grid's
-# rows, so the change is paired against the grid's main runs.
+# the same token ids as the original; 5 % of the titles are held out for perplexity and for the
+# epoch kept. Then its layers are cached again and the main configuration reruns over the same
+# seeds, on the grid's rows, so the change is paired against the grid's main runs.
 
 # %%
 adapted_data = task_data(cfg, artifact, data, [{"bilm": "adapted"}], out)["adapted"]  # trained once, then reused

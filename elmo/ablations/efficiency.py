@@ -80,19 +80,16 @@ def sample_efficiency(
             if runs is None:
                 variant = {**GRID[grid_name], "name": f"{GRID[grid_name]['name']}-frac{fraction:g}"}
                 jobs += [Job(variant, s, tuple(sub.fit), schedule) for s in seeds]
+        if tfidf:  # 03's at 1 (the same rows and C search), else fitted here: one deterministic run
+            runs = (known or {}).get(fraction, {}).get(TFIDF) or [{**tfidf_on_fit(sub), "seed": 0}]
+            arms.append((TFIDF, fraction, len(sub.fit), runs))
     trained = iter(run_jobs(cfg, data, jobs, out_dir, logger, workers))
     rows = []
     for label, fraction, n_fit, runs in arms:
         runs = runs if runs is not None else [next(trained) for _ in seeds]
-        rows += [{"model": label, "fraction": fraction, "n_fit": n_fit, "seed": r["seed"],
+        rows += [{"model": label, "fraction": fraction, "n_fit": n_fit, "seed": r.get("seed", 0),
                   "macro_f1": r["macro_f1"], "accuracy": r["accuracy"], "epochs": r.get("epochs")}
                  for r in runs]  # fmt: skip
-    for fraction in fractions if tfidf else ():
-        sub = subsample_fit(data, fraction)
-        known_runs = (known or {}).get(fraction, {}).get(TFIDF)  # 03's, at 1: the same rows and C search
-        r = known_runs[0] if known_runs else tfidf_on_fit(sub)
-        rows.append({"model": TFIDF, "fraction": fraction, "n_fit": len(sub.fit), "seed": 0,
-                     "macro_f1": r["macro_f1"], "accuracy": r["accuracy"], "epochs": None})  # fmt: skip
     return pd.DataFrame(rows)
 
 
