@@ -205,6 +205,9 @@ class FinetuneConfig:
     pooling: str = "max"
     label_smoothing: float = 0.3
     lr_schedule: str = "constant"
+    # Word dropout: each training token's x_k embedding is `<unk>`'s at this rate (ELMo's cached
+    # layers unchanged); see TopicClassifier._drop_words.
+    word_dropout: float = 0.0
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).

@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassF1Score
 
 from elmo.bilm.layers import Dropout
 from elmo.bilm.model import reverse_padded
-from elmo.data.text import PAD_ID
+from elmo.data.text import PAD_ID, UNK_ID
 from elmo.embed.scalar_mix import ScalarMix
 from elmo.embed.top_layer import TopLayer
 from elmo.ynat.data import MONITOR, N_CLASSES, TaskBatch
@@ -55,7 +55,12 @@ class TopicClassifier(pl.LightningModule):
     top_lr_scale, top_frozen_epochs : its learning rate as a fraction of `lr`, and the epochs
         before it is unfrozen (ULMFiT's discriminative rates and gradual unfreezing).
 
-    The vocabulary itself travels in the checkpoint (`vocab_itos`), not in the hyperparameters,
+    n_subwords : 0, or the size of the character n-gram vocabulary: x_k then adds the mean of the
+        token's n-gram embeddings to its own (`TaskVariant.x_k` "learned+subwords",
+        `elmo.ynat.subwords`).
+    word_dropout : the rate at which training tokens read `<unk>`'s embedding (`_drop_words`).
+
+    The vocabularies travel in the checkpoint (`vocab_itos`, `subword_itos`), not in the hyperparameters,
     which loggers copy to MLflow (whose parameters are limited in length).
     """
 
@@ -77,10 +82,14 @@ class TopicClassifier(pl.LightningModule):
         pooling: str = "max",
         label_smoothing: float = 0.0,
         lr_schedule: str = "constant",
+        word_dropout: float = 0.0,
+        n_subwords: int = 0,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.embedding = nn.Embedding(n_tokens, token_dim, padding_idx=PAD_ID)
+        # x_k "learned+subwords": the token's embedding plus the mean of its character n-grams'.
+        self.subword_embedding = nn.Embedding(n_subwords, token_dim, padding_idx=PAD_ID) if n_subwords else None
         elmo_dim = elmo["dim"] if elmo else 0
         self.mix_in = make_mix(elmo) if elmo else None
         self.mix_out = make_mix(elmo) if elmo and elmo["placement"] == "input_output" else None
@@ -93,6 +102,8 @@ class TopicClassifier(pl.LightningModule):
             raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {lr_schedule!r}")
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), not {word_dropout!r}")
         self.dropout = Dropout(dropout)
         self.lstm = nn.LSTM(token_dim + char_cnn_dim + elmo_dim, hidden_dim, batch_first=True, bidirectional=True)
         # A one-way LSTM of the same sizes whose own weights are never used: `_bilstm` runs it with
@@ -103,21 +114,38 @@ class TopicClassifier(pl.LightningModule):
         self.output = nn.Linear(pooled_dim, n_classes)
         self.holdout_f1 = MulticlassF1Score(num_classes=n_classes, average="macro")
         self.vocab_itos: list[str] | None = None
+        self.subword_itos: list[str] | None = None
 
     @property
     def uses_elmo(self) -> bool:
         return self.mix_in is not None
 
     @property
+    def uses_subwords(self) -> bool:
+        """Whether x_k adds the tokens' character n-grams (forward then needs `subwords`)."""
+        return self.subword_embedding is not None
+
+    @property
     def needs_layers(self) -> bool:
         """Whether forward reads the cached biLM layers (ELMo, or layer 0 as part of x_k)."""
         return self.uses_elmo or self.hparams.char_cnn_dim > 0
 
-    def forward(self, token_ids: torch.Tensor, mask: torch.Tensor, layers: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T) ids, (B, T) mask, (L+1, B, T, D) layers (ELMo only) -> (B, n_classes) logits."""
-        x = self.embedding(token_ids)
+    def forward(
+        self,
+        token_ids: torch.Tensor,
+        mask: torch.Tensor,
+        layers: torch.Tensor | None = None,
+        subwords: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, T) ids, (B, T) mask, (L+1, B, T, D) layers (ELMo only), (B, T, G) character n-gram
+        ids (x_k "learned+subwords" only) -> (B, n_classes) logits."""
+        x = self.embedding(self._drop_words(token_ids, mask))
         if self.needs_layers and layers is None:
             raise ValueError("this model reads the biLM's layers (ELMo or char-CNN x_k): pass the (L+1, B, T, D) layers")
+        if self.uses_subwords:
+            if subwords is None:
+                raise ValueError("this model's x_k reads character n-grams: pass subwords (B, T, G)")
+            x = x + self._subword_mean(subwords)
         if self.top is not None:
             layers = self.top(layers, mask)  # (L+1, B, T, D), layer L recomputed and trainable
         if self.hparams.char_cnn_dim:
@@ -128,6 +156,26 @@ class TopicClassifier(pl.LightningModule):
         if self.mix_out is not None:
             h = torch.cat([h, self.dropout(self.mix_out(layers, mask))], dim=-1)
         return self.output(self.dropout(self._pool(h, mask)))
+
+    def _subword_mean(self, subwords: torch.Tensor) -> torch.Tensor:
+        """(B, T, G) n-gram ids, 0 = none -> (B, T, token_dim) mean of each token's n-gram embeddings
+        (zero for a token without any known n-gram)."""
+        count = (subwords != PAD_ID).sum(dim=-1, keepdim=True).clamp(min=1)  # (B, T, 1)
+        # padding_idx rows embed to zeros, so the sum over G only counts real n-grams.
+        return self.subword_embedding(subwords).sum(dim=-2) / count
+
+    def _drop_words(self, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids with each real token replaced by `<unk>` at rate `word_dropout` (training only).
+
+        Word dropout (Iyyer et al. 2015) on x_k alone: the cached biLM layers still see every
+        token, so the task model learns to read ELMo where its own embedding of a word is missing,
+        as it is for the words a later month's headlines bring (dev is not train's time).
+        """
+        p = self.hparams.word_dropout
+        if not self.training or p == 0.0:
+            return token_ids
+        drop = (torch.rand(token_ids.shape, device=token_ids.device) < p) & mask
+        return token_ids.masked_fill(drop, UNK_ID)
 
     def _pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, F) -> (B, F) max over real positions, or (B, 2F) [max; mean] ("max_mean")."""
@@ -174,7 +222,7 @@ class TopicClassifier(pl.LightningModule):
 
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(cross-entropy + lambda * mix penalty, logits (B, n_classes))."""
-        logits = self(batch.token_ids, batch.mask, batch.layers)
+        logits = self(batch.token_ids, batch.mask, batch.layers, batch.subwords)
         ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing if self.training else 0.0)
         return ce + self.hparams.l2_coef * self.mix_penalty(), logits
 
@@ -195,9 +243,11 @@ class TopicClassifier(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["vocab_itos"] = self.vocab_itos
+        checkpoint["subword_itos"] = self.subword_itos
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.vocab_itos = checkpoint.get("vocab_itos")
+        self.subword_itos = checkpoint.get("subword_itos")
 
     def on_train_epoch_start(self) -> None:
         # Gradual unfreezing: no gradient reaches the pretrained top layer in its frozen epochs,

@@ -10,6 +10,7 @@ from elmo.data.readers import YNAT_LABELS, clean_text
 from elmo.data.text import UNK, Tokenizer, TokenizerSettings
 from elmo.ynat.data import MAX_TOKENS, TaskVocab, encode_padded, fit_length
 from elmo.ynat.model import TopicClassifier, to_device
+from elmo.ynat.subwords import SubwordVocab
 
 
 @torch.no_grad()
@@ -36,11 +37,12 @@ def predict(
     if model.needs_layers and elmo is None:
         raise ValueError("this model reads the biLM's layers: pass elmo= (an object with .layers(token_lists))")
     vocab = TaskVocab(model.vocab_itos)
+    grams = SubwordVocab(model.subword_itos) if model.uses_subwords else None
     was_training = model.training
     model.eval()
     ids: list[int] = []
     for i in range(0, len(token_lists), batch_size):
-        ids.extend(_predict_batch(model, vocab, token_lists[i : i + batch_size], elmo))
+        ids.extend(_predict_batch(model, vocab, token_lists[i : i + batch_size], elmo, grams))
     model.train(was_training)
     return [YNAT_LABELS[j] for j in ids]
 
@@ -52,17 +54,20 @@ def _tokenize_for_predict(model: TopicClassifier, texts: Sequence[str], tokenize
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"predict expects str headlines; item {i} is {type(t).__name__}")
-    if model.vocab_itos is None:
+    if model.vocab_itos is None or (model.uses_subwords and model.subword_itos is None):
         raise ValueError("the model carries no vocabulary (build it with build_model or load a checkpoint)")
     tokenize = tokenize or Tokenizer(TokenizerSettings(**(model.hparams.tokenizer or {}))).tokenize_many
     return [list(toks)[:MAX_TOKENS] or [UNK] for toks in tokenize([clean_text(t) for t in texts])]
 
 
-def _predict_batch(model: TopicClassifier, vocab: TaskVocab, token_lists: list[list[str]], elmo) -> list[int]:
+def _predict_batch(
+    model: TopicClassifier, vocab: TaskVocab, token_lists: list[list[str]], elmo, grams: SubwordVocab | None
+) -> list[int]:
     ids, mask = encode_padded(token_lists, vocab)
     layers = None
     if model.needs_layers:
         layers, _ = elmo.layers(token_lists)
         layers = fit_length(layers.float(), ids.shape[1])
-    logits = model(ids.to(model.device), mask.to(model.device), to_device(layers, model.device))
+    subwords = grams.encode_tokens(token_lists, ids.shape[1]) if grams is not None else None
+    logits = model(*(to_device(t, model.device) for t in (ids, mask, layers, subwords)))
     return logits.argmax(dim=-1).tolist()

@@ -48,7 +48,7 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
     return v
 
 
-X_K = ("learned", "learned+char_cnn", "glove")  # TaskVariant.x_k
+X_K = ("learned", "learned+char_cnn", "glove", "learned+subwords")  # TaskVariant.x_k
 BILMS = ("pretrained", "adapted")  # TaskVariant.bilm
 TOPS = ("frozen", "tuned")  # TaskVariant.top
 
@@ -77,6 +77,9 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     if variant["top"] == "tuned" and not variant["elmo"]:
         raise ValueError("top 'tuned' fine-tunes the biLM's top layer inside ELMo: it needs elmo=True")
     char_cnn_dim = data.cache.dim if variant["x_k"] == "learned+char_cnn" else 0
+    if variant["x_k"] == "learned+subwords" and data.subwords is None:
+        raise ValueError("x_k 'learned+subwords' needs the data's character n-gram vocabulary (YnatData.build makes it)")
+    n_subwords = len(data.subwords) if variant["x_k"] == "learned+subwords" else 0
     if variant["elmo"]:
         keys = ("gamma", "weights", "placement", "layer_norm")
         elmo = {"n_layers": data.cache.n_layers, "dim": data.cache.dim, **{k: variant[k] for k in keys}}
@@ -87,10 +90,12 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer,
                             char_cnn_dim=char_cnn_dim, top=None if top is None else top.spec, top_lr_scale=f.top_lr_scale,
                             top_frozen_epochs=f.top_frozen_epochs, pooling=f.pooling, label_smoothing=f.label_smoothing,
-                            lr_schedule=f.lr_schedule)  # fmt: skip
+                            lr_schedule=f.lr_schedule, word_dropout=f.word_dropout, n_subwords=n_subwords)  # fmt: skip
     if top is not None:
         model.top.load_state_dict(top.state_dict())
     model.vocab_itos = list(data.vocab.itos)
+    if n_subwords:
+        model.subword_itos = list(data.subwords.itos)
     if variant["x_k"] == "glove":
         init_from_static(model.embedding, model.vocab_itos, data.static)
     return model
@@ -140,9 +145,13 @@ def fit_model(
     seed_everything(seed)
     model = build_model(cfg, data, variant)
     trainer = make_trainer(cfg, run, _loggers(out_dir, run, variant, seed) if logger else False, **overrides)
-    bs, elmo = cfg.finetune.batch_size, uses_layers(variant)
+    bs, elmo, grams = cfg.finetune.batch_size, uses_layers(variant), model.uses_subwords
     t0 = time.perf_counter()
-    trainer.fit(model, data.loader("fit", bs, shuffle=True, layers=elmo, seed=seed), data.loader("holdout", bs, layers=elmo))
+    trainer.fit(
+        model,
+        data.loader("fit", bs, shuffle=True, layers=elmo, seed=seed, subwords=grams),
+        data.loader("holdout", bs, layers=elmo, subwords=grams),
+    )
     return _best(trainer, model), trainer, run, time.perf_counter() - t0
 
 
@@ -163,8 +172,8 @@ def probabilities(model: TopicClassifier, data: YnatData, split: str = "dev", ba
     """(N_split, n_classes) softmax probabilities of the model for every row of `split`, in order."""
     model.eval()
     out = []
-    for batch in data.loader(split, batch_size, layers=model.needs_layers):
-        logits = model(batch.token_ids.to(model.device), batch.mask.to(model.device), to_device(batch.layers, model.device))
+    for batch in data.loader(split, batch_size, layers=model.needs_layers, subwords=model.uses_subwords):
+        logits = model(*(to_device(t, model.device) for t in (batch.token_ids, batch.mask, batch.layers, batch.subwords)))
         out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     return np.concatenate(out)
 

@@ -18,7 +18,7 @@ from task_fixtures import ELMO_ON, FakeLayerCache, make_data, tiny_cfg, toy_head
 from elmo.core.config import get_config
 from elmo.core.runs import seed_everything
 from elmo.data.readers import YNAT_LABELS
-from elmo.data.text import PAD, PAD_ID
+from elmo.data.text import PAD, PAD_ID, UNK_ID
 from elmo.embed.glove import StaticVectors
 from elmo.embed.scalar_mix import ScalarMix
 from elmo.ynat.baselines import (
@@ -36,7 +36,9 @@ from elmo.ynat.jobs import run_models
 from elmo.ynat.metrics import scores
 from elmo.ynat.model import TopicClassifier
 from elmo.ynat.predict import predict
+from elmo.ynat.subwords import MAX_GRAMS, SubwordVocab, char_ngrams
 from elmo.ynat.train import (
+    best_checkpoint,
     build_model,
     fit_model,
     probabilities,
@@ -228,6 +230,47 @@ def _static(words, dim, seed=0):
     return StaticVectors(list(words), rng.normal(0, 0.1, (len(words), dim)).astype(np.float32))
 
 
+def test_char_ngrams_and_their_vocabulary():
+    assert char_ngrams("국가") == ["국", "가", "<국", "국가", "가>", "<국가", "국가>"]
+    assert char_ngrams("a", n_max=2) == ["a", "<a", "a>"]
+    vocab = SubwordVocab.from_tokens([["국가", "국민"], ["국가"]], min_freq=2)
+    assert vocab.itos[:2] == [PAD, "<unk>"] and "국" in vocab and "민" not in vocab  # seen once
+    grams = vocab.encode_tokens([["국가", "민"], ["국가"]], length=3)  # (B, T, G)
+    width = len(vocab.token_ids("국가"))
+    assert grams.shape == (2, 3, width) and width == 7  # every n-gram of 국가 was seen twice
+    assert grams[0, 0].tolist() == vocab.encode(char_ngrams("국가"))
+    assert not grams[0, 1:].any() and not grams[1, 1:].any()  # no known n-gram, and padding
+    assert len(vocab.token_ids("x" * 40)) <= MAX_GRAMS
+
+
+def test_subword_x_k_adds_the_mean_of_known_ngram_embeddings(data, tmp_path):
+    """x_k "learned+subwords": each token's embedding plus the mean of its n-grams' embeddings, by
+    hand; n-grams change the logits, a model without them needs none, and it trains and predicts."""
+    variant = resolve_variant({"x_k": "learned+subwords"})
+    assert variant["name"] == "no-elmo-subwords" and not uses_layers(variant)
+    model = build_model(tiny_cfg(dropout=0.0), data, variant).eval()
+    assert model.uses_subwords and model.subword_itos == data.subwords.itos
+    batch = data.batch([0, 1, 2], subwords=True)
+    g = batch.subwords  # (B, T, G)
+    table = model.subword_embedding.weight.detach()
+    b, t = 1, 0
+    ids = [i for i in g[b, t].tolist() if i != PAD_ID]
+    assert ids and torch.allclose(model._subword_mean(g)[b, t], table[ids].mean(dim=0))
+    out = model(batch.token_ids, batch.mask, None, g)
+    assert not torch.allclose(model(batch.token_ids, batch.mask, None, torch.zeros_like(g)), out)
+    with pytest.raises(ValueError, match="character n-grams"):
+        model(batch.token_ids, batch.mask)
+    assert not build_model(tiny_cfg(), data, resolve_variant({})).uses_subwords
+    result = train_and_evaluate(tiny_cfg(), data, 0, variant, tmp_path, logger=False)
+    assert result["macro_f1"] > 60 and result["variant"] == "no-elmo-subwords"
+    best = TopicClassifier.load_from_checkpoint(best_checkpoint(tmp_path / "ynat", result), map_location="cpu")
+    assert best.subword_itos == data.subwords.itos  # travels in the checkpoint, for predict
+    assert len(predict(best, ODD)) == len(ODD)
+    best.subword_itos = None
+    with pytest.raises(ValueError, match="no vocabulary"):
+        predict(best, ODD)
+
+
 def test_glove_x_k_starts_known_words_from_their_vectors(data, tmp_path):
     """x_k "glove": rows of words with a static vector point along it, on the random rows' scale;
     other rows and <pad> are as without it; clear errors without vectors or with the wrong dim."""
@@ -321,6 +364,24 @@ def test_label_smoothing_enters_the_training_loss_only(data):
     assert smooth.loss(batch)[0].item() == pytest.approx(F.cross_entropy(logits, batch.labels).item())
 
 
+def test_word_dropout_unks_real_training_tokens_only(data):
+    model = build_model(tiny_cfg(word_dropout=0.5), data, resolve_variant({}))
+    batch = data.batch(list(range(64)))
+    ids, mask = batch.token_ids, batch.mask
+    model.train()
+    torch.manual_seed(0)
+    dropped = model._drop_words(ids, mask)
+    changed = dropped != ids
+    assert (dropped[changed] == UNK_ID).all() and not changed[~mask].any()  # pads stay pads
+    # About half the real tokens that were not <unk> already (binomial, n in the hundreds).
+    rate = changed.sum().item() / (mask & (ids != UNK_ID)).sum().item()
+    assert 0.4 < rate < 0.6
+    model.eval()  # the holdout and dev read every word
+    assert torch.equal(model._drop_words(ids, mask), ids)
+    with pytest.raises(ValueError, match="word_dropout"):
+        build_model(tiny_cfg(word_dropout=1.0), data, resolve_variant({}))
+
+
 def test_linear_lr_schedule_falls_to_zero_at_the_last_step(data, tmp_path):
     class Rates(pl.Callback):
         def __init__(self):
@@ -360,7 +421,7 @@ def test_dev_is_never_used_for_selection(data, tmp_path, monkeypatch):
     d = data.with_cache(cache)
     seen = []
     original = d.batch
-    monkeypatch.setattr(d, "batch", lambda idx, layers=True: seen.extend(idx) or original(idx, layers))
+    monkeypatch.setattr(d, "batch", lambda idx, **kw: seen.extend(idx) or original(idx, **kw))
     model, trainer, _, _ = fit_model(tiny_cfg(max_epochs=2), d, 0, ELMO_ON, tmp_path, logger=False, **QUIET)
     assert seen and not set(seen) & set(d.dev) and not set(cache.requested) & set(d.dev)
     assert set(seen) == set(d.fit) | set(d.holdout)
