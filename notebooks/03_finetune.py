@@ -18,6 +18,8 @@
 # The recipe of Peters et al. (2018, §3.3): freeze the biLM, compute
 # ELMo_k = γ Σ_j s_j h_{k,j} (softmax-normalised s_j, a scalar γ, both learned on the task),
 # and feed [x_k; ELMo_k] into the task biLSTM (max-pooled, then a linear layer over 7 topics).
+# x_k, the context-independent token vector, is learned on the task: the token's own embedding
+# plus the mean of its character n-grams' embeddings (fastText-style, `elmo.ynat.subwords`).
 #
 # **Protocol.** Epochs are selected on a fixed, stratified 10 % of YNAT *train* (the holdout),
 # never on dev. Every number is computed once over the **full official dev set** (9,107
@@ -108,13 +110,15 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # ## The task models, with and without ELMo
 # Every row is one `TaskVariant` of `FinetuneConfig.models`, trained over the same seeds with the
 # same selection: no ELMo; ELMo at the input; ELMo at input and output (the paper's SST-5 model).
-# Every model trains with label smoothing 0.3 (`FinetuneConfig.label_smoothing`), the one lever
-# the holdout picked. The others (the biLM adapted to the headlines, §3.4; x_k from GloVe or with
-# the biLM's char-CNN; the biLM's top layer fine-tuned; normalised layers; [max; mean] pooling;
-# less dropout; a decaying learning rate) lost on the holdout or tied: each is measured on all the
-# data in the README ("Levers of the task recipe") and some are rows of 04's grid, outside
-# `make reproduce`'s budget. Adding one to `FinetuneConfig.models` makes it a row here
-# (`task_data` then builds the adapted biLM or the GloVe vectors it reads).
+# Every model has the two levers the holdout picked: label smoothing 0.3
+# (`FinetuneConfig.label_smoothing`) and character n-grams in x_k (`TaskVariant.x_k`). The others
+# (the biLM adapted to the headlines, §3.4; x_k from GloVe or with the biLM's char-CNN; the
+# biLM's top layer fine-tuned; normalised layers; [max; mean] pooling; less dropout; a decaying
+# learning rate; word dropout; a wider biLSTM; more epochs; refitting on all of train) lost on
+# the holdout or tied: each is measured on all the data in the README ("Levers of the task
+# recipe") and some are rows of 04's grid, outside `make reproduce`'s budget. Adding one to
+# `FinetuneConfig.models` makes it a row here (`task_data` then builds the adapted biLM or the
+# GloVe vectors it reads).
 
 # %%
 variants = cfg.finetune.models  # typed config: key -> TaskVariant

@@ -21,7 +21,8 @@
 # char-CNN, 1, 2 = last); λ = 1; ELMo at the input and the output. Two more rows start the
 # task's token embedding x_k from GloVe vectors (trained on the petitions, `elmo.embed.glove`)
 # instead of at random, without and with ELMo: the paper's baselines start from GloVe. One
-# gives the no-ELMo model the biLM's char-CNN token vectors (layer 0) beside its own x_k.
+# gives the no-ELMo model the biLM's char-CNN token vectors (layer 0) beside its own x_k. Two
+# drop the character n-grams from x_k (the task's token embedding alone), without and with ELMo.
 #
 # **Protocol** (as in 03): epochs selected on the fixed, stratified 10 % holdout of YNAT train;
 # macro-F1 ×100 and accuracy over the full dev set, scored once per run; every variant over the

@@ -44,6 +44,9 @@ GRID: dict[str, dict] = {
     "main_glove": {"elmo": True, "x_k": "glove", "name": "abl-main-glove"},
     # x_k = [learned; the biLM's char-CNN vectors (layer 0)]: how much of ELMo is layer 0 alone.
     "charcnn": {"elmo": False, "x_k": "learned+char_cnn", "name": "abl-no-elmo-charcnn"},
+    # x_k without its character n-grams (the recipe before issue 16's subword lever), both ways.
+    "learned": {"elmo": False, "x_k": "learned", "name": "abl-no-elmo-learned"},
+    "main_learned": {"elmo": True, "x_k": "learned", "name": "abl-main-learned"},
 }
 # Display names of the grid's rows (tables and figures only; results are keyed by GRID's keys).
 GRID_LABELS = {
@@ -59,6 +62,8 @@ GRID_LABELS = {
     "glove": "no ELMo, x_k from GloVe",
     "main_glove": "ELMo (main), x_k from GloVe",
     "charcnn": "no ELMo, x_k + biLM char-CNN",
+    "learned": "no ELMo, x_k without n-grams",
+    "main_learned": "ELMo (main), x_k without n-grams",
 }
 
 # (A, B) pairs compared seed by seed: the difference reported is A − B.
@@ -74,6 +79,9 @@ PAIRS: dict[str, tuple[str, str]] = {
     "glove_elmo": ("main_glove", MAIN),
     "elmo_glove": ("main_glove", "glove"),
     "charcnn": ("charcnn", NO_ELMO),
+    "subwords_no_elmo": (NO_ELMO, "learned"),
+    "subwords_elmo": (MAIN, "main_learned"),
+    "elmo_learned": ("main_learned", "learned"),
 }
 PAIR_LABELS = {
     "gamma": "γ learned − γ fixed",
@@ -83,10 +91,13 @@ PAIR_LABELS = {
     "lambda": "λ 0.001 − λ 1",
     "placement": "input+output − input",
     "elmo": "ELMo − no ELMo",
-    "glove_no_elmo": "no ELMo: GloVe x_k − learned x_k",
-    "glove_elmo": "ELMo: GloVe x_k − learned x_k",
+    "glove_no_elmo": "no ELMo: GloVe x_k − x_k with n-grams",
+    "glove_elmo": "ELMo: GloVe x_k − x_k with n-grams",
     "elmo_glove": "ELMo − no ELMo, both GloVe x_k",
-    "charcnn": "no ELMo: char-CNN x_k − learned x_k",
+    "charcnn": "no ELMo: char-CNN x_k − x_k with n-grams",
+    "subwords_no_elmo": "no ELMo: x_k with − without n-grams",
+    "subwords_elmo": "ELMo: x_k with − without n-grams",
+    "elmo_learned": "ELMo − no ELMo, both x_k without n-grams",
 }
 
 SAMPLE_SEED = 2024  # which fit rows a fraction keeps; fixed, so every model seed sees the same rows

