@@ -208,9 +208,11 @@ class FinetuneConfig:
     pooling: str = "max"
     label_smoothing: float = 0.3
     lr_schedule: str = "constant"
-    # Word dropout: each training token's x_k embedding is `<unk>`'s at this rate (ELMo's cached
-    # layers unchanged); see TopicClassifier._drop_words.
-    word_dropout: float = 0.0
+    # Word dropout: each training token's own embedding is `<unk>`'s at this rate; its character
+    # n-grams and ELMo's cached layers still see it (TopicClassifier._drop_words). Chosen by mean
+    # holdout macro-F1 with n-grams in x_k: 0 84.00, 0.1 84.32, 0.25 84.32, 0.4 84.56, 0.6 84.19
+    # (without n-grams: 0 83.81, 0.1 83.99, 0.25 83.90).
+    word_dropout: float = 0.4
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).

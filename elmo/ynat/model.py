@@ -170,9 +170,10 @@ class TopicClassifier(pl.LightningModule):
     def _drop_words(self, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T) ids with each real token replaced by `<unk>` at rate `word_dropout` (training only).
 
-        Word dropout (Iyyer et al. 2015) on x_k alone: the cached biLM layers still see every
-        token, so the task model learns to read ELMo where its own embedding of a word is missing,
-        as it is for the words a later month's headlines bring (dev is not train's time).
+        Word dropout (Iyyer et al. 2015) on the token's own embedding alone: its character n-grams
+        and the cached biLM layers still see every token, so the task model learns to read them
+        where its embedding of a word is missing, as it is for the words a later month's headlines
+        bring (dev is not train's time).
         """
         p = self.hparams.word_dropout
         if not self.training or p == 0.0:

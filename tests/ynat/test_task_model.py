@@ -353,8 +353,8 @@ def test_max_mean_pooling_is_the_max_and_the_mean_over_real_positions(data):
 
 def test_label_smoothing_enters_the_training_loss_only(data):
     torch.manual_seed(0)
-    plain = build_model(tiny_cfg(dropout=0.0), data, resolve_variant({}))
-    smooth = build_model(tiny_cfg(dropout=0.0, label_smoothing=0.2), data, resolve_variant({}))
+    plain = build_model(tiny_cfg(dropout=0.0, word_dropout=0.0), data, resolve_variant({}))
+    smooth = build_model(tiny_cfg(dropout=0.0, word_dropout=0.0, label_smoothing=0.2), data, resolve_variant({}))
     smooth.load_state_dict(plain.state_dict())
     batch = data.batch(list(range(16)), subwords=True)
     logits = plain(batch.token_ids, batch.mask, None, batch.subwords)
