@@ -115,10 +115,10 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # dropout 0.4 (`FinetuneConfig.word_dropout`). The others (the biLM adapted to the headlines,
 # §3.4; x_k from GloVe or with the biLM's char-CNN; the biLM's top layer fine-tuned; normalised
 # layers; [max; mean] pooling; less dropout; a decaying learning rate; a wider biLSTM; more
-# epochs; refitting on all of train) lost on the holdout or tied: each is measured on all the data in the README ("Levers of the task
-# recipe") and some are rows of 04's grid, outside `make reproduce`'s budget. Adding one to
-# `FinetuneConfig.models` makes it a row here (`task_data` then builds the adapted biLM or the
-# GloVe vectors it reads).
+# epochs; refitting on all of train) lost on the holdout or tied: each is measured on all the
+# data in the README ("Levers of the task recipe") and some are rows of 04's grid, outside
+# `make reproduce`'s budget. Adding one to `FinetuneConfig.models` makes it a row here
+# (`task_data` then builds the adapted biLM or the GloVe vectors it reads).
 
 # %%
 variants = cfg.finetune.models  # typed config: key -> TaskVariant
