@@ -30,7 +30,7 @@ from elmo.ynat.baselines import (
     tfidf_pipeline,
     tfidf_probabilities,
 )
-from elmo.ynat.data import MAX_TOKENS, MONITOR, TaskVocab, YnatData, holdout_split
+from elmo.ynat.data import MAX_TOKENS, MONITOR, EncodedRows, TaskVocab, YnatData, encode_padded, holdout_split
 from elmo.ynat.ensemble import scored, seed_ensemble, weighted_pair
 from elmo.ynat.jobs import run_models
 from elmo.ynat.metrics import scores
@@ -241,6 +241,27 @@ def test_char_ngrams_and_their_vocabulary():
     assert grams[0, 0].tolist() == vocab.encode(char_ngrams("국가"))
     assert not grams[0, 1:].any() and not grams[1, 1:].any()  # no known n-gram, and padding
     assert len(vocab.token_ids("x" * 40)) <= MAX_GRAMS
+
+
+def test_pre_encoded_batches_equal_encoding_each_batch():
+    """`EncodedRows` (the rows encoded once) gives exactly what encoding each batch's tokens
+    gives: ids, mask and n-gram ids, for empty rows, over-long rows and unknown tokens too."""
+    rng = random.Random(0)
+    words = ["국가", "경제", "가", "서울시", "x", "야구단", "드론", "<pad>", "완전히새로운말"]
+    rows = [[rng.choice(words) for _ in range(rng.randint(0, 12))] for _ in range(60)]
+    rows += [[], ["드론"] * (MAX_TOKENS + 5)]
+    vocab = TaskVocab.from_tokens(rows[:30])
+    grams = SubwordVocab.from_tokens(rows[:30])
+    encoded = EncodedRows(rows, vocab, grams)
+    for indices in ([60, 0, 5], list(range(62)), [61], [60], rng.sample(range(62), 17)):
+        token_lists = [rows[i] for i in indices]
+        ids, mask = encode_padded(token_lists, vocab)
+        got_ids, got_mask, got_grams = encoded.batch(indices, subwords=True)
+        assert torch.equal(got_ids, ids) and torch.equal(got_mask, mask)
+        assert torch.equal(got_grams, grams.encode_tokens(token_lists, ids.shape[1]))
+        assert encoded.batch(indices)[2] is None
+    with pytest.raises(ValueError, match="without a SubwordVocab"):
+        EncodedRows(rows, vocab).batch([0], subwords=True)
 
 
 def test_subword_x_k_adds_the_mean_of_known_ngram_embeddings(data, tmp_path):
