@@ -2,7 +2,9 @@
 
     python -m elmo.jobs --profile cpu --finetune lr=0.006 max_epochs=10 --variant elmo=true --seeds 0
 
-Prints holdout and dev scores as JSON lines. The worker pool: `elmo.ynat.jobs`.
+Prints holdout and dev scores as JSON lines. The worker pool: `elmo.ynat.jobs`. With `--teacher
+<key>=<value> ...` the variant is distilled (`elmo.ynat.distill`) from the seed ensemble of the
+teacher variant, which trains first over the same seeds; both models' lines are printed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from elmo.core.runs import run_dir
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
 from elmo.ynat.ensemble import seed_ensemble
-from elmo.ynat.jobs import Job, run_jobs
+from elmo.ynat.jobs import run_models
 from elmo.ynat.train import resolve_variant, uses_layers
 
 
@@ -36,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--finetune", nargs="*", default=[], help="FinetuneConfig overrides, key=value")
     ap.add_argument("--variant", nargs="*", default=["elmo=true"], help="variant keys, key=value")
+    ap.add_argument("--teacher", nargs="*", default=None, help="distil from this variant's seed ensemble, key=value")
     ap.add_argument("--seeds", nargs="*", type=int, default=None)
     ap.add_argument("--out", default=None, help="run folder (default runs/<profile>/explore)")
     ap.add_argument(
@@ -43,22 +46,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
     cfg = get_config(args.profile, finetune=_pairs(args.finetune))
-    variant = _pairs(args.variant)
+    models = {"model": _pairs(args.variant)}
+    if args.teacher is not None:
+        models = {"teacher": _pairs(args.teacher), "model": {**models["model"], "teacher": "teacher"}}
     data = YnatData.load(cfg)
-    resolved = resolve_variant(variant)
+    resolved = [resolve_variant(v) for v in models.values()]
     artifact = None
-    if uses_layers(resolved) or resolved["bilm"] != "pretrained":  # ELMo, or the char-CNN's layer 0 as part of x_k
+    if any(uses_layers(v) or v["bilm"] != "pretrained" for v in resolved):  # ELMo, or the char-CNN's layer 0 in x_k
         artifact = Path(args.artifact) if args.artifact else pretrain(cfg)
         data = data.with_cache(
             LayerCache.build(artifact, data.tokens, cache_root=run_dir(args.profile, "cache"))
         )
     out = Path(args.out) if args.out else run_dir(args.profile, "explore")
     # The adapted biLM (bilm=adapted) and GloVe (x_k=glove) when the variant reads them.
-    data_by_bilm = task_data(cfg, artifact, data, [variant], out)
+    data_by_bilm = task_data(cfg, artifact, data, list(models.values()), out)
     seeds = cfg.finetune.seeds if args.seeds is None else args.seeds
-    jobs = [Job(variant, s, data=resolved["bilm"]) for s in seeds]
-    runs = run_jobs(cfg, data_by_bilm, jobs, out, logger=False)
-    data = data_by_bilm[resolved["bilm"]]
+    results = run_models(cfg, data_by_bilm, models, seeds, out, logger=False)
     keys = (
         "seed",
         "variant",
@@ -70,15 +73,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "mix_weights",
         "gamma",
     )
-    for r in runs:
-        print(json.dumps({"finetune": _pairs(args.finetune), **{k: r.get(k) for k in keys}}))
-    if len(runs) > 1:
-        e = seed_ensemble(data, out / "ynat", runs)
-        print(
-            json.dumps(
-                {"ensemble": e["members"], **{k: e[k] for k in ("holdout_macro_f1", "macro_f1", "accuracy")}}
-            )
-        )
+    for model, runs in results.items():
+        for r in runs:
+            print(json.dumps({"finetune": _pairs(args.finetune), **{k: r.get(k) for k in keys}, "model": model}))
+        if len(runs) > 1:
+            e = seed_ensemble(data_by_bilm[resolve_variant(models[model])["bilm"]], out / "ynat", runs)
+            scored = {k: e[k] for k in ("holdout_macro_f1", "macro_f1", "accuracy")}
+            print(json.dumps({"ensemble": e["members"], **scored, "model": model}))
 
 
 if __name__ == "__main__":

@@ -125,6 +125,12 @@ class TaskVariant:
     `FinetuneConfig.top_lr_scale` times the task's learning rate and only after
     `top_frozen_epochs` epochs (ULMFiT's discriminative rates and gradual unfreezing; see
     `elmo.embed.top_layer`).
+    teacher : None, or the key of another model of the same `FinetuneConfig.models` (of one
+    `elmo.ynat.jobs.run_models` call): this model then learns from that model's seed ensemble
+    (knowledge distillation, Hinton et al. 2015; `elmo.ynat.distill`): its training targets on
+    the fit rows are the ensemble's class probabilities mixed with the labels at
+    `FinetuneConfig.distill_weight`. It is still one model at prediction time; holdout and dev
+    are read as for every model.
     """
 
     name: str | None = None
@@ -137,6 +143,7 @@ class TaskVariant:
     x_k: str = "learned+subwords"
     bilm: str = "pretrained"
     top: str = "frozen"
+    teacher: str | None = None
 
 
 def _models_of_03() -> dict[str, TaskVariant]:
@@ -213,6 +220,10 @@ class FinetuneConfig:
     # holdout macro-F1 with n-grams in x_k: 0 84.00, 0.1 84.32, 0.25 84.32, 0.4 84.56, 0.6 84.19
     # (without n-grams: 0 83.81, 0.1 83.99, 0.25 83.90).
     word_dropout: float = 0.4
+    # TaskVariant.teacher: a distilled model's target on a fit row is distill_weight x its
+    # teacher ensemble's class probabilities + (1 - distill_weight) x the one-hot label (label
+    # smoothing then applies to that mix). The same weight for every distilled model.
+    distill_weight: float = 0.5
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).

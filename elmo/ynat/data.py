@@ -75,13 +75,15 @@ def holdout_split(labels: Sequence[int], fraction: float = 0.1, seed: int = HOLD
 
 class TaskBatch(NamedTuple):
     """token_ids (B, T) long; mask (B, T) bool; labels (B,) long; layers (L+1, B, T, D) or None;
-    subwords (B, T, G) long or None."""
+    subwords (B, T, G) long or None; targets (B, n_classes) float or None: class probabilities
+    that replace the one-hot labels in the training loss (a distilled model's, `elmo.ynat.distill`)."""
 
     token_ids: torch.Tensor
     mask: torch.Tensor
     labels: torch.Tensor
     layers: torch.Tensor | None = None
     subwords: torch.Tensor | None = None  # (B, T, G) character n-gram ids (elmo.ynat.subwords)
+    targets: torch.Tensor | None = None  # (B, n_classes) soft training targets
 
 
 @dataclass
@@ -103,6 +105,8 @@ class YnatData:
     cache: Any = None
     static: Any = None  # an `elmo.embed.glove.StaticVectors`, for TaskVariant.x_k "glove"
     subwords: SubwordVocab | None = None  # character n-grams of the fit rows, for x_k "learned+subwords"
+    # (N, n_classes) float32 training targets of the fit rows, NaN elsewhere (`with_targets`).
+    targets: np.ndarray | None = None
     # Every row's ids, encoded once on the first batch (`EncodedRows`); not copied by
     # dataclasses.replace (init=False), so each copy, and each worker process, encodes its own.
     _encoded: "EncodedRows | None" = field(default=None, init=False, repr=False, compare=False)
@@ -156,14 +160,28 @@ class YnatData:
         """A copy that carries static word vectors (GloVe), the starting point of x_k "glove"."""
         return dataclasses.replace(self, static=static)
 
+    def with_targets(self, targets: np.ndarray) -> "YnatData":
+        """A copy whose training batches (the `fit` loader) carry `targets`, (N, n_classes) class
+        probabilities per row (train then dev), in place of the one-hot labels. Only fit rows may
+        have them: holdout and dev rows must be NaN, so that nothing selected or scored learns."""
+        targets = np.asarray(targets, dtype=np.float32)
+        if targets.shape != (len(self.tokens), N_CLASSES):
+            raise ValueError(f"targets must be ({len(self.tokens)}, {N_CLASSES}), not {targets.shape}")
+        fit = np.zeros(len(self.tokens), dtype=bool)
+        fit[self.fit] = True
+        if np.isnan(targets[fit]).any() or not np.isnan(targets[~fit]).all():
+            raise ValueError("targets must be given for every fit row and for no other row (NaN)")
+        return dataclasses.replace(self, targets=targets)
+
     def split(self, name: str) -> list[int]:
         if name not in ("fit", "holdout", "dev"):
             raise ValueError(f"split must be 'fit', 'holdout' or 'dev', not {name!r}")
         return getattr(self, name)
 
-    def batch(self, indices: Sequence[int], layers: bool = True, subwords: bool = False) -> TaskBatch:
+    def batch(self, indices: Sequence[int], layers: bool = True, subwords: bool = False, targets: bool = False) -> TaskBatch:
         """The rows `indices` as a padded batch; with the cached layers if `layers` and a cache,
-        and the tokens' character n-gram ids if `subwords`."""
+        the tokens' character n-gram ids if `subwords`, and the rows' soft targets if `targets`
+        (only where the data has them)."""
         indices = list(indices)
         if subwords and self.subwords is None:
             raise ValueError("subwords requested, but the data has no SubwordVocab (build it with YnatData.build)")
@@ -171,20 +189,23 @@ class YnatData:
             self._encoded = EncodedRows(self.tokens, self.vocab, self.subwords)
         token_ids, mask, grams = self._encoded.batch(indices, subwords)
         labels = torch.tensor([self.labels[i] for i in indices], dtype=torch.long)
+        soft = torch.from_numpy(self.targets[indices]) if targets and self.targets is not None else None
         if not layers or self.cache is None:
-            return TaskBatch(token_ids, mask, labels, subwords=grams)
+            return TaskBatch(token_ids, mask, labels, subwords=grams, targets=soft)
         cached, cache_mask = self.cache.batch(indices)
         _check_alignment([self.tokens[i] for i in indices], cache_mask)
-        return TaskBatch(token_ids, mask, labels, fit_length(cached, token_ids.shape[1]), grams)
+        return TaskBatch(token_ids, mask, labels, fit_length(cached, token_ids.shape[1]), grams, soft)
 
     def loader(
         self, name: str, batch_size: int, shuffle: bool = False, layers: bool = True, seed: int = 0, subwords: bool = False
     ) -> DataLoader:
         """Batches of the rows of split `name`. Evaluation (shuffle False) keeps the split's order;
         training (shuffle True) batches headlines of similar length, in an order fixed by
-        (seed, epoch): 1.3-1.65x faster per epoch than random batches, which pad to the longest."""
+        (seed, epoch): 1.3-1.65x faster per epoch than random batches, which pad to the longest.
+        Batches of `fit` carry the data's soft targets, if it has them (`with_targets`)."""
         # The dataset is the list of row indices; collation builds the whole batch at once.
-        rows, collate = self.split(name), partial(self.batch, layers=layers, subwords=subwords)
+        rows = self.split(name)
+        collate = partial(self.batch, layers=layers, subwords=subwords, targets=name == "fit")
         if not shuffle:
             return DataLoader(rows, batch_size=batch_size, collate_fn=collate)
         lengths = np.array([min(len(self.tokens[i]), MAX_TOKENS) for i in rows])

@@ -31,13 +31,15 @@ def scored(data: YnatData, probs: dict[str, np.ndarray]) -> dict:
     return {**scores(gold["dev"], pred["dev"]), "holdout_macro_f1": scores(gold["holdout"], pred["holdout"])["macro_f1"]}
 
 
-def seed_probabilities(data: YnatData, run_root: Path, runs: Sequence[dict]) -> dict[str, np.ndarray]:
-    """{"holdout", "dev"} -> the mean probabilities of `runs`, each loaded from its best
-    (holdout-selected) checkpoint under `run_root` (`runs/<profile>/ynat`)."""
+def seed_probabilities(
+    data: YnatData, run_root: Path, runs: Sequence[dict], splits: Sequence[str] = ("holdout", "dev")
+) -> dict[str, np.ndarray]:
+    """{split} -> the mean probabilities of `runs` over that split's rows, each run loaded from its
+    best (holdout-selected) checkpoint under `run_root` (`runs/<profile>/ynat`)."""
     if not runs:
         raise ValueError("an ensemble needs at least one run")
     models = [TopicClassifier.load_from_checkpoint(best_checkpoint(run_root, r), map_location="cpu") for r in runs]
-    return {s: mean_probabilities(models, data, s) for s in ("holdout", "dev")}
+    return {s: mean_probabilities(models, data, s) for s in splits}
 
 
 def seed_ensemble(data: YnatData, run_root: Path, runs: Sequence[dict]) -> dict:

@@ -31,8 +31,10 @@ import torch
 from tqdm.auto import tqdm
 
 from elmo.core.config import Config
+from elmo.core.runs import run_dir
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
+from elmo.ynat.distill import with_teacher
 from elmo.ynat.train import resolve_variant, train_and_evaluate, uses_layers
 
 
@@ -239,15 +241,35 @@ def run_models(
 ) -> dict[str, list[dict]]:
     """`run_grid` over models that read different biLMs (`TaskVariant.bilm`): each model trains on
     its biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`), all of them in one pool.
+    A model whose `TaskVariant.teacher` names another of `models` trains after it, against its
+    seed ensemble's probabilities (`elmo.ynat.distill`), in a second pool.
     -> {model key: [result per seed]} in the order of `models`."""
     seeds = cfg.finetune.seeds if seeds is None else seeds
-    bilms = {key: resolve_variant(variant)["bilm"] for key, variant in models.items()}
+    variants = {key: resolve_variant(variant) for key, variant in models.items()}
+    bilms = {key: v["bilm"] for key, v in variants.items()}
     for key, bilm in bilms.items():
         if bilm not in data_by_bilm:
             raise ValueError(f"model {key!r} reads the {bilm!r} biLM, but only {sorted(data_by_bilm)} were given")
-    keys = [(key, s) for key in models for s in seeds]
-    jobs = [Job(models[key], s, data=bilms[key]) for key, s in keys]
-    return _by_key(models, keys, run_jobs(cfg, data_by_bilm, jobs, out_dir, logger, workers))
+    teachers = {key: v["teacher"] for key, v in variants.items() if v["teacher"] is not None}
+    for key, teacher in teachers.items():
+        if teacher not in models or teacher in teachers:
+            raise ValueError(f"model {key!r}: its teacher {teacher!r} must be another model of this run, not distilled itself")
+    results: dict[str, list[dict]] = {}
+    datas = dict(data_by_bilm)
+    for stage in ([k for k in models if k not in teachers], list(teachers)):
+        if not stage:
+            continue
+        for key in stage:  # the teachers are done by the second stage: their ensembles give its targets
+            if key in teachers and (name := f"{bilms[key]}+{teachers[key]}") not in datas:
+                run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
+                teacher = teachers[key]
+                datas[name] = with_teacher(datas[bilms[key]], datas[bilms[teacher]], run_root, results[teacher],
+                                           cfg.finetune.distill_weight)  # fmt: skip
+        keys = [(key, s) for key in stage for s in seeds]
+        data_of = {key: f"{bilms[key]}+{teachers[key]}" if key in teachers else bilms[key] for key in stage}
+        jobs = [Job(models[key], s, data=data_of[key]) for key, s in keys]
+        results.update(_by_key({key: models[key] for key in stage}, keys, run_jobs(cfg, datas, jobs, out_dir, logger, workers)))
+    return {key: results[key] for key in models}
 
 
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,

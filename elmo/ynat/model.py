@@ -226,9 +226,12 @@ class TopicClassifier(pl.LightningModule):
         return sum((m.l2_penalty() for m in self.mixes()), self.output.weight.new_zeros(()))
 
     def loss(self, batch: TaskBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cross-entropy + lambda * mix penalty, logits (B, n_classes))."""
+        """(cross-entropy + lambda * mix penalty, logits (B, n_classes)). In training, against the
+        batch's soft targets where it has them (a distilled model), else against the labels."""
         logits = self(batch.token_ids, batch.mask, batch.layers, batch.subwords)
-        ce = F.cross_entropy(logits, batch.labels, label_smoothing=self.hparams.label_smoothing if self.training else 0.0)
+        soft = self.training and batch.targets is not None
+        ce = F.cross_entropy(logits, batch.targets if soft else batch.labels,
+                             label_smoothing=self.hparams.label_smoothing if self.training else 0.0)  # fmt: skip
         return ce + self.hparams.l2_coef * self.mix_penalty(), logits
 
     def training_step(self, batch: TaskBatch, batch_idx: int) -> torch.Tensor:

@@ -45,6 +45,8 @@ def resolve_variant(variant: TaskVariant | dict | None) -> dict:
             v["name"] += f"-{v['top']}top"
         if v["bilm"] != "pretrained":  # its own run folder: the same model on another biLM
             v["name"] += f"-{v['bilm']}"
+        if v["teacher"] is not None:  # its own run folder: its teacher may be the same variant
+            v["name"] += f"-distilled-{v['teacher']}"
     return v
 
 

@@ -31,7 +31,11 @@ from elmo.ynat.baselines import (
     tfidf_probabilities,
 )
 from elmo.ynat.data import MAX_TOKENS, MONITOR, EncodedRows, TaskVocab, YnatData, encode_padded, holdout_split
-from elmo.ynat.ensemble import scored, seed_ensemble, weighted_pair
+from elmo.ynat import distill
+from elmo.ynat import jobs as jobs_module
+from elmo.ynat.data import N_CLASSES
+from elmo.ynat.distill import distillation_targets
+from elmo.ynat.ensemble import scored, seed_ensemble, seed_probabilities, weighted_pair
 from elmo.ynat.jobs import run_models
 from elmo.ynat.metrics import scores
 from elmo.ynat.model import TopicClassifier
@@ -344,6 +348,80 @@ def test_run_models_trains_each_model_on_its_own_biLM(tmp_path):
     pooled = run_models(cfg, {"pretrained": pretrained, "adapted": adapted}, models, seeds=(0,),
                         out_dir=tmp_path / "pool", logger=False, workers=2)  # fmt: skip
     assert [pooled[k][0]["macro_f1"] for k in models] == [out[k][0]["macro_f1"] for k in models]
+
+
+def test_distillation_targets_mix_the_teacher_and_the_labels():
+    teacher = np.full((2, N_CLASSES), 1.0 / N_CLASSES)
+    got = distillation_targets([3, 0], teacher, 0.25)
+    expected = 0.25 * teacher + 0.75 * np.eye(N_CLASSES)[[3, 0]]
+    assert got.dtype == np.float32 and np.allclose(got, expected) and np.allclose(got.sum(axis=1), 1.0)
+    assert np.array_equal(distillation_targets([1, 2], teacher, 0.0), np.eye(N_CLASSES, dtype=np.float32)[[1, 2]])
+    with pytest.raises(ValueError, match="distill_weight"):
+        distillation_targets([1, 2], teacher, 1.5)
+    with pytest.raises(ValueError, match="teacher probabilities"):
+        distillation_targets([1], teacher, 0.5)
+
+
+def test_soft_targets_reach_fit_batches_only_and_never_holdout_or_dev(data):
+    targets = np.full((len(data.tokens), N_CLASSES), np.nan, dtype=np.float32)
+    targets[data.fit] = np.random.default_rng(0).dirichlet(np.ones(N_CLASSES), len(data.fit))
+    soft = data.with_targets(targets)
+    batch = next(iter(soft.loader("fit", 8, shuffle=True, subwords=True)))
+    assert batch.targets is not None and batch.targets.shape == (len(batch.labels), N_CLASSES)
+    for split in ("holdout", "dev"):
+        assert next(iter(soft.loader(split, 8, subwords=True))).targets is None
+    assert torch.equal(soft.batch(data.fit[:4], targets=True).targets, torch.from_numpy(targets[data.fit[:4]]))
+    assert data.batch(data.fit[:4], targets=True).targets is None  # data without targets
+    leaked = targets.copy()
+    leaked[data.holdout[0]] = 1.0 / N_CLASSES
+    with pytest.raises(ValueError, match="no other row"):
+        data.with_targets(leaked)
+    missing = targets.copy()
+    missing[data.fit[0]] = np.nan
+    with pytest.raises(ValueError, match="every fit row"):
+        data.with_targets(missing)
+    with pytest.raises(ValueError, match="targets must be"):
+        data.with_targets(targets[:, :3])
+
+
+def test_soft_targets_replace_the_labels_in_the_training_loss_only(data):
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg(dropout=0.0, word_dropout=0.0, label_smoothing=0.2), data, resolve_variant({}))
+    targets = np.full((len(data.tokens), N_CLASSES), np.nan, dtype=np.float32)
+    targets[data.fit] = np.random.default_rng(0).dirichlet(np.ones(N_CLASSES), len(data.fit))
+    batch = data.with_targets(targets).batch(data.fit[:16], subwords=True, targets=True)
+    model.eval()
+    logits = model(batch.token_ids, batch.mask, None, batch.subwords)
+    assert model.loss(batch)[0].item() == pytest.approx(F.cross_entropy(logits, batch.labels).item())
+    model.train()
+    expected = F.cross_entropy(logits, torch.from_numpy(targets[data.fit[:16]]), label_smoothing=0.2)
+    assert model.loss(batch)[0].item() == pytest.approx(expected.item())
+
+
+def test_run_models_distils_a_student_from_its_teachers_ensemble(tmp_path, monkeypatch):
+    """The teacher trains first; the student's fit targets are the teacher ensemble's fit
+    probabilities mixed with the labels; a missing or distilled teacher is an error."""
+    data = make_data(20, 5)
+    cfg = tiny_cfg(max_epochs=1, distill_weight=0.3)
+    models = {"student": {"name": "student", "teacher": "t"}, "t": {"name": "t"}}
+    seen = {}
+    original = distill.with_teacher
+
+    def spy(data_, teacher_data, run_root, runs, weight):
+        seen["runs"], seen["weight"] = [r["variant"] for r in runs], weight
+        seen["data"] = original(data_, teacher_data, run_root, runs, weight)
+        return seen["data"]
+
+    monkeypatch.setattr(jobs_module, "with_teacher", spy)
+    out = run_models(cfg, {"pretrained": data}, models, seeds=(0, 1), out_dir=tmp_path, logger=False)
+    assert list(out) == ["student", "t"] and seen["runs"] == ["t", "t"] and seen["weight"] == 0.3
+    teacher = seed_probabilities(data, tmp_path / "ynat", out["t"], splits=("fit",))["fit"]
+    expected = distillation_targets([data.labels[i] for i in data.fit], teacher, 0.3)
+    assert np.allclose(seen["data"].targets[data.fit], expected, atol=1e-6)
+    assert resolve_variant({"teacher": "t"})["name"] == "no-elmo-distilled-t"
+    for bad in ({"s": {"teacher": "nobody"}}, {"a": {"name": "a", "teacher": "b"}, "b": {"name": "b", "teacher": "a"}}):
+        with pytest.raises(ValueError, match="teacher"):
+            run_models(cfg, {"pretrained": data}, bad, seeds=(0,), out_dir=tmp_path / "bad", logger=False)
 
 
 def test_l2_penalty_enters_the_loss(data):
