@@ -29,11 +29,14 @@ LABELS = {
     "no_elmo": "biLSTM, no ELMo",
     "elmo_input": "biLSTM + ELMo (input)",
     "elmo_input_output": "biLSTM + ELMo (input + output)",
+    "elmo_input_output_distilled": "biLSTM + ELMo (input + output), distilled from its seed ensemble",
+    "no_elmo_distilled": "biLSTM, no ELMo, distilled from its seed ensemble",
     "elmo_input_output_adapted": "biLSTM + ELMo (input + output), biLM adapted to YNAT",
     "no_elmo_glove": "biLSTM, no ELMo, x_k from GloVe",
     "elmo_input_output_glove": "biLSTM + ELMo (input + output), x_k from GloVe",
 }
 SHORT = {"no_elmo": "no-ELMo", "elmo_input": "ELMo (input)", "elmo_input_output": "ELMo",
+         "elmo_input_output_distilled": "ELMo, distilled", "no_elmo_distilled": "no-ELMo, distilled",
          "elmo_input_output_adapted": "ELMo, adapted", "no_elmo_glove": "no-ELMo, GloVe",
          "elmo_input_output_glove": "ELMo, GloVe"}
 
@@ -42,6 +45,9 @@ SHORT = {"no_elmo": "no-ELMo", "elmo_input": "ELMo (input)", "elmo_input_output"
 ELMO_PAIRS = {
     "ELMo (input) − no ELMo": ("elmo_input", "no_elmo"),
     "ELMo (input + output) − no ELMo": ("elmo_input_output", "no_elmo"),
+    "ELMo (input + output): distilled − trained on the labels": ("elmo_input_output_distilled", "elmo_input_output"),
+    "no ELMo: distilled − trained on the labels": ("no_elmo_distilled", "no_elmo"),
+    "ELMo (input + output) − no ELMo, both distilled": ("elmo_input_output_distilled", "no_elmo_distilled"),
     "ELMo (input + output): adapted − pretrained biLM": ("elmo_input_output_adapted", "elmo_input_output"),
     "no ELMo: GloVe x_k − x_k with n-grams": ("no_elmo_glove", "no_elmo"),
     "ELMo (input + output): GloVe x_k − x_k with n-grams": ("elmo_input_output_glove", "elmo_input_output"),
