@@ -184,10 +184,8 @@ class TopicClassifier(pl.LightningModule):
 
     def _pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T, F) -> (B, F) max over real positions, or (B, 2F) [max; mean] ("max_mean")."""
-        # Pads become -inf, so the max over time only ever picks real positions. max, not amax:
-        # its backward sends each gradient to the one position it read (amax's splits it among
-        # ties, at the cost of comparing every position again: ~5 % of a training step).
-        pooled = h.masked_fill(~mask[..., None], float("-inf")).max(dim=1).values
+        # Pads become -inf, so the max over time only ever picks real positions.
+        pooled = h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
         if self.hparams.pooling == "max":
             return pooled
         m = mask[..., None].to(h.dtype)  # (B, T, 1)
