@@ -242,7 +242,7 @@ def run_models(
     """`run_grid` over models that read different biLMs (`TaskVariant.bilm`): each model trains on
     its biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`), all of them in one pool.
     A model whose `TaskVariant.teacher` names another of `models` trains after it, against its
-    seed ensemble's probabilities (`elmo.ynat.distill`), in a second pool.
+    seed ensemble's probabilities (`elmo.ynat.distill`), in a second pool (the students share it).
     -> {model key: [result per seed]} in the order of `models`."""
     seeds = cfg.finetune.seeds if seeds is None else seeds
     variants = {key: resolve_variant(variant) for key, variant in models.items()}
@@ -254,21 +254,19 @@ def run_models(
     for key, teacher in teachers.items():
         if teacher not in models or teacher in teachers:
             raise ValueError(f"model {key!r}: its teacher {teacher!r} must be another model of this run, not distilled itself")
-    results: dict[str, list[dict]] = {}
-    datas = dict(data_by_bilm)
-    for stage in ([k for k in models if k not in teachers], list(teachers)):
-        if not stage:
-            continue
-        for key in stage:  # the teachers are done by the second stage: their ensembles give its targets
-            if key in teachers and (name := f"{bilms[key]}+{teachers[key]}") not in datas:
-                run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
-                teacher = teachers[key]
-                datas[name] = with_teacher(datas[bilms[key]], datas[bilms[teacher]], run_root, results[teacher],
-                                           cfg.finetune.distill_weight)  # fmt: skip
-        keys = [(key, s) for key in stage for s in seeds]
-        data_of = {key: f"{bilms[key]}+{teachers[key]}" if key in teachers else bilms[key] for key in stage}
-        jobs = [Job(models[key], s, data=data_of[key]) for key, s in keys]
-        results.update(_by_key({key: models[key] for key in stage}, keys, run_jobs(cfg, datas, jobs, out_dir, logger, workers)))
+
+    def stage(keys: list[str], datas: dict[str, YnatData], data_of: dict[str, str]) -> dict[str, list[dict]]:
+        pairs = [(key, s) for key in keys for s in seeds]
+        jobs = [Job(models[key], s, data=data_of[key]) for key, s in pairs]
+        return _by_key({key: models[key] for key in keys}, pairs, run_jobs(cfg, datas, jobs, out_dir, logger, workers))
+
+    results = stage([k for k in models if k not in teachers], data_by_bilm, bilms)
+    if teachers:  # the teachers are done: each student's data carries its teacher ensemble's targets
+        run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
+        weight = cfg.finetune.distill_weight
+        students = {key: with_teacher(data_by_bilm[bilms[key]], data_by_bilm[bilms[t]], run_root, results[t], weight)
+                    for key, t in teachers.items()}  # fmt: skip
+        results.update(stage(list(teachers), students, {key: key for key in teachers}))
     return {key: results[key] for key in models}
 
 
