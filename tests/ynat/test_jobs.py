@@ -81,3 +81,20 @@ def test_progress_counts_every_epoch_of_every_job(tmp_path, monkeypatch, workers
     assert bar.totals == [3, 2]
     assert bar.reported == [r["epochs"] for r in results] and all(n > 0 for n in bar.reported)
     assert bar.finished == 2 and sum(bar.seen) == 5  # full at the end, early-stopped jobs included
+
+
+def test_command_line_distils_a_variant_from_its_teachers(data_root, tmp_path, capsys):
+    """`python -m elmo.jobs --teacher ...` trains the teacher over the seeds, then the student
+    against its ensemble; both models' runs (and ensembles) are printed as JSON lines."""
+    import json
+
+    from elmo.jobs import main
+
+    main(["--profile", "tiny", "--variant", "elmo=false", "--teacher", "elmo=false", "--seeds", "0", "1",
+          "--out", str(tmp_path)])  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    runs = [(r["model"], r["variant"], r["seed"]) for r in lines if "seed" in r]
+    assert runs == [("teacher", "no-elmo", 0), ("teacher", "no-elmo", 1),
+                    ("model", "no-elmo-distilled-teacher", 0), ("model", "no-elmo-distilled-teacher", 1)]  # fmt: skip
+    assert [r["model"] for r in lines if "ensemble" in r] == ["teacher", "model"]
+    assert (tmp_path / "ynat" / "no-elmo-distilled-teacher" / "seed1" / "checkpoints" / "best.ckpt").exists()
