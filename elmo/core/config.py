@@ -230,7 +230,8 @@ class FinetuneConfig:
     word_dropout: float = 0.4
     # TaskVariant.teacher: a distilled model's target on a fit row is distill_weight x its
     # teacher ensemble's class probabilities + (1 - distill_weight) x the one-hot label (label
-    # smoothing then applies to that mix). The same weight for every distilled model.
+    # smoothing then applies to that mix). The same weight for every distilled model. Mean
+    # holdout macro-F1 of the distilled main model (3 seeds): 0.5 84.81, 0.8 84.55.
     distill_weight: float = 0.5
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
