@@ -50,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.teacher is not None:
         models = {"teacher": _pairs(args.teacher), "model": {**models["model"], "teacher": "teacher"}}
     data = YnatData.load(cfg)
-    resolved = [resolve_variant(v) for v in models.values()]
+    resolved = {key: resolve_variant(v) for key, v in models.items()}
     artifact = None
-    if any(uses_layers(v) or v["bilm"] != "pretrained" for v in resolved):  # ELMo, or the char-CNN's layer 0 in x_k
+    if any(uses_layers(v) or v["bilm"] != "pretrained" for v in resolved.values()):  # ELMo, or the char-CNN's layer 0 in x_k
         artifact = Path(args.artifact) if args.artifact else pretrain(cfg)
         data = data.with_cache(
             LayerCache.build(artifact, data.tokens, cache_root=run_dir(args.profile, "cache"))
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for r in runs:
             print(json.dumps({"finetune": _pairs(args.finetune), **{k: r.get(k) for k in keys}, "model": model}))
         if len(runs) > 1:
-            e = seed_ensemble(data_by_bilm[resolve_variant(models[model])["bilm"]], out / "ynat", runs)
+            e = seed_ensemble(data_by_bilm[resolved[model]["bilm"]], out / "ynat", runs)
             scored = {k: e[k] for k in ("holdout_macro_f1", "macro_f1", "accuracy")}
             print(json.dumps({"ensemble": e["members"], **scored, "model": model}))
 

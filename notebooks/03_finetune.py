@@ -110,10 +110,11 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # ## The task models, with and without ELMo
 # Every row is one `TaskVariant` of `FinetuneConfig.models`, trained over the same seeds with the
 # same selection: no ELMo; ELMo at the input; ELMo at input and output (the paper's SST-5 model);
-# and that model again, *distilled* from the seed ensemble of the first (`TaskVariant.teacher`,
-# `elmo.ynat.distill`): it trains after its teachers, on targets that mix their mean class
-# probabilities on the fit rows with the labels (`FinetuneConfig.distill_weight`). It is one
-# model of the same size at prediction time, not an ensemble; its training costs the teachers'.
+# and the no-ELMo and input + output models again, each *distilled* from its own seed ensemble
+# (`TaskVariant.teacher`, `elmo.ynat.distill`): a student trains after its teachers, on targets
+# that mix their mean class probabilities on the fit rows with the labels
+# (`FinetuneConfig.distill_weight`). It is one model of the same size at prediction time, not an
+# ensemble; its training costs the teachers'.
 # Every model has the three levers the holdout picked: label smoothing 0.3
 # (`FinetuneConfig.label_smoothing`), character n-grams in x_k (`TaskVariant.x_k`) and word
 # dropout 0.4 (`FinetuneConfig.word_dropout`). The others (the biLM adapted to the headlines,

@@ -83,7 +83,7 @@ print(f"{len(data.fit):,} fit / {len(data.holdout):,} holdout / {len(data.dev):,
 
 # %% [markdown]
 # ## The grid
-# Twelve variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
+# Fourteen variants (`elmo.ablations.grid.GRID`), each over every seed. Run folders are `ynat/abl-*`.
 #
 # **Budget.** One run of 03's task model on all 41k fit headlines takes several minutes on 2
 # cores; 27 of them would take hours. The grid therefore trains on a fixed, stratified share of

@@ -192,7 +192,7 @@ class FinetuneConfig:
     precision: str = "bf16-mixed"  # or "32-true"
     workers: int = 2  # runs (seeds, ablation variants) trained side by side, see elmo.jobs
     # 04's grid trains on this stratified share of the fit rows (holdout and dev unchanged), so
-    # its 12 variants x 3 seeds take minutes, not hours, on 2 cores; 03 always uses all of them.
+    # its 14 variants x 3 seeds take minutes, not hours, on 2 cores; 03 always uses all of them.
     ablation_fraction: float = 0.1
     # 04's learning curve over task data (with and without ELMo, and TF-IDF + LR on the same
     # rows): these fractions of the fit rows and the grid's (`ablation_fraction`).

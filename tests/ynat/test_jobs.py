@@ -1,9 +1,12 @@
 """Runs spread over worker processes give exactly the in-process results, in job order."""
 
+import json
+
 import pytest
 from task_fixtures import make_data, tiny_cfg
 
 import elmo.ynat.jobs
+from elmo.jobs import main
 from elmo.ynat.jobs import GridProgress, Job, run_jobs
 
 ELMO = {"elmo": True}
@@ -86,10 +89,6 @@ def test_progress_counts_every_epoch_of_every_job(tmp_path, monkeypatch, workers
 def test_command_line_distils_a_variant_from_its_teachers(data_root, tmp_path, capsys):
     """`python -m elmo.jobs --teacher ...` trains the teacher over the seeds, then the student
     against its ensemble; both models' runs (and ensembles) are printed as JSON lines."""
-    import json
-
-    from elmo.jobs import main
-
     main(["--profile", "tiny", "--variant", "elmo=false", "--teacher", "elmo=false", "--seeds", "0", "1",
           "--out", str(tmp_path)])  # fmt: skip
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
