@@ -224,8 +224,9 @@ def _subset(rows: list[Headline], n: int | None) -> list[Headline]:
 class EncodedRows:
     """Every row's token ids and character n-gram ids, encoded once, so that a batch is a few
     numpy gathers: what `encode_padded` and `SubwordVocab.encode_tokens` return for the same rows
-    (tested), 0.5 against 5.5 ms for 256 fit headlines on one thread (together they were a
-    twentieth of a training step of 03's model, and every epoch rebuilds every batch).
+    (tested), 0.5 against 5.5 ms for 256 fit headlines on one thread (a throwaway timing beside
+    another run; together they were a twentieth of a training step of 03's model, and every epoch
+    rebuilds every batch).
 
     Each distinct token is a *type* with its vocabulary id and its padded n-gram ids; a row is
     its (at most MAX_TOKENS) type indices. Two extra types: the pad (id `<pad>`, no n-grams) and
