@@ -50,6 +50,7 @@ from elmo.ynat.train import (
     summarize,
     train_and_evaluate,
     uses_layers,
+    WriteOnceCheckpointIO,
 )
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False)
@@ -145,7 +146,12 @@ def test_training_batches_bucket_by_length_cover_fit_and_reorder_by_epoch(data):
     loader.batch_sampler.set_epoch(1)
     assert list(loader.batch_sampler) != first
     assert list(data.loader("fit", 32, shuffle=True, seed=1).batch_sampler) != first
-    assert [r for b in data.loader("dev", 32) for r in b.labels.tolist()] == [data.labels[i] for i in data.dev]
+    dev = data.loader("dev", 32)  # evaluation: sorted by length, each batch's positions in the split listed
+    positions = [i for b in dev.batch_sampler for i in b]
+    assert sorted(positions) == list(range(len(data.dev)))
+    assert [r for b in dev for r in b.labels.tolist()] == [data.labels[data.dev[i]] for i in positions]
+    lengths = [len(data.tokens[data.dev[i]]) for i in positions]
+    assert lengths == sorted(lengths)
 
 
 def test_bilstm_through_onednn_equals_the_packed_library_lstm():
@@ -443,9 +449,15 @@ def test_max_mean_pooling_is_the_max_and_the_mean_over_real_positions(data):
     assert model.output.in_features == 2 * (2 * 16 + 8)
     h = torch.randn(2, 4, 5)
     mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
-    pooled = model._pool(h, mask)
+    pooled = model._pool([h], mask)
     assert torch.equal(pooled[0, :5], h[0, :2].amax(dim=0)) and torch.equal(pooled[1, :5], h[1].amax(dim=0))
     assert torch.allclose(pooled[0, 5:], h[0, :2].mean(dim=0)) and torch.allclose(pooled[1, 5:], h[1].mean(dim=0))
+    # Parts pooled one by one give what pooling their concatenation gives, in the same order.
+    assert torch.equal(model._pool([h[..., :2], h[..., 2:]], mask), pooled)
+    for pooling in ("max", "max_mean"):
+        model.hparams.pooling = pooling
+        e = torch.randn(2, 4, 3).bfloat16()
+        assert torch.equal(model._pool([h.bfloat16(), e], mask), model._pool([torch.cat([h.bfloat16(), e], -1)], mask))
     with pytest.raises(ValueError, match="pooling"):
         build_model(tiny_cfg(pooling="min"), data, resolve_variant({}))
 
@@ -513,6 +525,33 @@ def test_same_seed_repeats_exactly(data, tmp_path):
     runs = [fit_model(tiny_cfg(max_epochs=1), data, 3, ELMO_ON, tmp_path / str(k), logger=False)[0] for k in range(2)]
     a, b = (r.state_dict() for r in runs)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_write_once_checkpoint_io_writes_the_latest_copy_at_teardown(tmp_path):
+    io, t = WriteOnceCheckpointIO(), torch.zeros(3)
+    path, other = tmp_path / "best.ckpt", tmp_path / "gone.ckpt"
+    io.save_checkpoint({"w": t}, path)
+    t += 1  # training goes on: the saved copy must not move with the live tensor
+    io.save_checkpoint({"w": torch.full((3,), 5.0)}, other)
+    io.remove_checkpoint(other)  # replaced before it was ever written
+    assert not path.exists() and not other.exists()
+    io.teardown()
+    assert torch.equal(torch.load(path)["w"], torch.zeros(3)) and not other.exists()
+    io.save_checkpoint({"w": t}, path)
+    assert torch.equal(io.load_checkpoint(path)["w"], torch.ones(3))  # a read writes it first
+
+
+def test_task_checkpoint_written_once_equals_lightnings_own(data, tmp_path):
+    """The selected checkpoint of a run is the same file content with WriteOnceCheckpointIO as
+    with Lightning's TorchCheckpointIO (same best score, same weights)."""
+    from lightning_fabric.plugins import TorchCheckpointIO
+
+    cfg = tiny_cfg(max_epochs=3)
+    ours = fit_model(cfg, data, 0, ELMO_ON, tmp_path / "a", logger=False)[1].checkpoint_callback
+    ref = fit_model(cfg, data, 0, ELMO_ON, tmp_path / "b", logger=False, plugins=[TorchCheckpointIO()])[1].checkpoint_callback
+    assert ours.best_model_score == ref.best_model_score
+    a, b = (torch.load(c.best_model_path, weights_only=False)["state_dict"] for c in (ours, ref))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_dev_is_never_used_for_selection(data, tmp_path, monkeypatch):
@@ -611,6 +650,22 @@ def test_seed_ensemble_averages_the_members_probabilities(data, tmp_path):
     assert both["members"] == ["elmo-learned-learned-input/seed0", "elmo-learned-learned-input/seed1"]
     with pytest.raises(ValueError, match="at least one"):
         seed_ensemble(data, tmp_path / "ynat", [])
+
+
+def test_probabilities_come_back_in_split_order_though_batches_go_by_length(data):
+    """Evaluation batches rows sorted by length; each row's probabilities must still land on its
+    own position: equal (fp32) to the model run on that row alone."""
+    torch.manual_seed(0)
+    model = TopicClassifier(n_tokens=len(data.vocab), token_dim=8, hidden_dim=4).eval()
+    rows = data.split("dev")
+    assert [len(data.tokens[i]) for i in rows] != sorted(len(data.tokens[i]) for i in rows)  # a real reorder
+    probs = probabilities(model, data, "dev", batch_size=8)
+    alone = []
+    with torch.no_grad():
+        for i in rows:
+            b = data.batch([i], layers=False)
+            alone.append(torch.softmax(model(b.token_ids, b.mask).float(), dim=-1)[0].numpy())
+    np.testing.assert_allclose(probs, np.stack(alone), atol=1e-6)
 
 
 def test_tfidf_on_fit_trains_on_the_given_fit_rows_and_picks_C_on_the_holdout(data):
