@@ -37,13 +37,13 @@ def distillation_targets(labels: Sequence[int], teacher: np.ndarray, weight: flo
     return (weight * teacher + (1.0 - weight) * onehot).astype(np.float32)
 
 
-def with_teacher(data: YnatData, teacher_data: YnatData, run_root: Path, runs: Sequence[dict], weight: float) -> YnatData:
-    """`data` whose fit rows train against the seed ensemble of `runs` (the teacher's results,
-    checkpoints under `run_root`), computed on `teacher_data` (the same rows, the layers of the
-    teacher's biLM)."""
+def teacher_targets(data: YnatData, teacher_data: YnatData, run_root: Path, runs: Sequence[dict], weight: float) -> np.ndarray:
+    """(N, n_classes) targets for `data.with_targets`: on its fit rows, the labels mixed with the
+    seed ensemble of `runs` (the teacher's results, checkpoints under `run_root`) computed on
+    `teacher_data` (the same rows, the layers of the teacher's biLM); NaN on every other row."""
     if teacher_data.fit != data.fit:
         raise ValueError("the teacher must predict the student's own fit rows")
     probs = seed_probabilities(teacher_data, run_root, runs, splits=("fit",))["fit"]  # (n_fit, C)
     targets = np.full((len(data.tokens), N_CLASSES), np.nan, dtype=np.float32)
     targets[data.fit] = distillation_targets([data.labels[i] for i in data.fit], probs, weight)
-    return data.with_targets(targets)
+    return targets

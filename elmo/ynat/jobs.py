@@ -22,9 +22,11 @@ import multiprocessing as mp
 import queue as queue_module
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 import pytorch_lightning as pl
 import torch
@@ -34,7 +36,7 @@ from elmo.core.config import Config
 from elmo.core.runs import run_dir
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
-from elmo.ynat.distill import with_teacher
+from elmo.ynat.distill import teacher_targets
 from elmo.ynat.train import resolve_variant, train_and_evaluate, uses_layers
 
 
@@ -44,13 +46,18 @@ class Job:
     rows to train on (default: the data's `fit` rows; holdout and dev never change) and Trainer
     overrides as (name, value) pairs, e.g. (("max_epochs", 90), ("check_val_every_n_epoch", 9)).
     `data`: which of several datasets given to `run_jobs` as {name: YnatData} it trains on (e.g.
-    "adapted": the layers of the adapted biLM); None when `run_jobs` gets one YnatData."""
+    "adapted": the layers of the adapted biLM); None when `run_jobs` gets one YnatData.
+    `after`: indices of jobs (in the same `run_jobs` call) that must finish before this one starts;
+    `run_jobs`' `prepare` then completes it from their results. `targets`: soft targets for the
+    fit rows (`YnatData.with_targets`; a distilled model's, set by `run_models`' `prepare`)."""
 
     variant: dict
     seed: int
     fit: tuple[int, ...] | None = None
     trainer: tuple[tuple[str, Any], ...] = ()
     data: str | None = None
+    after: tuple[int, ...] = ()
+    targets: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def run_jobs(
@@ -61,6 +68,7 @@ def run_jobs(
     logger: bool = True,
     workers: int | None = None,
     progress: bool = True,
+    prepare: Callable[[Job, list[dict]], Job] | None = None,
 ) -> list[dict]:
     """`train_and_evaluate` for every job -> results in job order, with "wall_seconds" and "n_fit".
 
@@ -70,8 +78,16 @@ def run_jobs(
     workers : processes to use (default `cfg.finetune.workers`); 1 runs everything here, in
         this process, which is also what happens for a single job.
     progress : one live bar over all jobs' epochs (`GridProgress`), fed from the workers.
+    prepare : for jobs with `after`: called here, as soon as the jobs it names have finished,
+        with the job and their results (in `after` order); returns the job to run. The job then
+        joins the pool while other jobs still train (no stage waits for the slowest of another).
     """
     workers = cfg.finetune.workers if workers is None else workers
+    for i, job in enumerate(jobs):
+        if not all(0 <= a < len(jobs) and a != i for a in job.after) or (job.after and prepare is None):
+            raise ValueError(f"job {i}: `after` must name other jobs of this call, and needs `prepare` ({job.after})")
+        if any(jobs[a].after for a in job.after):
+            raise ValueError(f"job {i} waits for a job that waits itself: one level of `after` only")
     # Two jobs with one run folder (variant name, seed) would overwrite each other's checkpoints.
     folders = [(resolve_variant(job.variant)["name"], job.seed) for job in jobs]
     shared = sorted({f for f in folders if folders.count(f) > 1})
@@ -84,12 +100,13 @@ def run_jobs(
     bar = GridProgress([max_epochs(cfg, job) for job in jobs], disable=not progress)
     with bar:
         if workers <= 1 or len(jobs) <= 1:
-            results = []
-            for i, job in enumerate(jobs):
-                results.append(run_job(cfg, datas[job.data], job, out_dir, logger, EpochReporter(i, bar.epoch)))
+            done: dict[int, dict] = {}
+            for i in sorted(range(len(jobs)), key=lambda i: bool(jobs[i].after)):  # waiting jobs last
+                job = prepare(jobs[i], [done[a] for a in jobs[i].after]) if jobs[i].after else jobs[i]
+                done[i] = run_job(cfg, datas[job.data], job, out_dir, logger, EpochReporter(i, bar.epoch))
                 bar.done(i)
-            return results
-        return _run_in_pool(cfg, datas, jobs, out_dir, logger, workers, bar)
+            return [done[i] for i in range(len(jobs))]
+        return _run_in_pool(cfg, datas, jobs, out_dir, logger, workers, bar, prepare)
 
 
 def _portable(data: YnatData) -> tuple[YnatData, Any]:
@@ -99,24 +116,38 @@ def _portable(data: YnatData) -> tuple[YnatData, Any]:
     return dataclasses.replace(data, cache=None), str(directory) if directory is not None else data.cache
 
 
-def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridProgress") -> list[dict]:
+def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridProgress", prepare=None) -> list[dict]:
     threads = max(1, torch.get_num_threads() // workers)
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can deadlock.
     ctx = mp.get_context("spawn")
     epochs = ctx.Queue()  # (job index) per finished epoch, from the workers' EpochReporter
     init = ({name: _portable(d) for name, d in datas.items()}, threads, epochs)
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
-        order = submission_order(cfg, datas, jobs)
-        futures = {pool.submit(_run_in_worker, (cfg, jobs[i], out_dir, logger, i)): i for i in order}
+        futures: dict = {}
+        done: dict[int, dict] = {}
+
+        def submit(i: int) -> None:
+            job = prepare(jobs[i], [done[a] for a in jobs[i].after]) if jobs[i].after else jobs[i]
+            futures[pool.submit(_run_in_worker, (cfg, job, out_dir, logger, i))] = i
+
+        # The pool starts jobs in submission order; a waiting job is submitted when it can run.
+        waiting = [i for i in submission_order(cfg, datas, jobs) if jobs[i].after]
+        for i in submission_order(cfg, datas, jobs):
+            if not jobs[i].after:
+                submit(i)
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             _drain(epochs, bar)
             for f in finished:
-                f.result()  # a failed job raises here, at once
+                done[futures[f]] = f.result()  # a failed job raises here, at once
                 bar.done(futures[f])
+            for i in [i for i in waiting if all(a in done for a in jobs[i].after)]:
+                waiting.remove(i)
+                submit(i)
+                pending |= {f for f, j in futures.items() if j == i}
         _drain(epochs, bar)
-        return [f.result() for f in sorted(futures, key=futures.get)]
+        return [done[i] for i in range(len(jobs))]
 
 
 # Relative cost of one epoch over one row, by what the model reads (03's pool at 0123dd6, seconds
@@ -138,13 +169,16 @@ def job_cost(cfg: Config, data: YnatData, job: Job) -> float:
 
 
 def submission_order(cfg: Config, datas: dict, jobs: Sequence[Job]) -> list[int]:
-    """Job indices, longest expected job first (ties: job order).
+    """Job indices: the jobs that others wait for (`Job.after`) first, then the rest; each group
+    longest expected job first (ties: job order).
 
     The pool starts jobs in the order they are submitted; started longest first, the short jobs
     fill the end, so no worker sits idle while another finishes a long run (in job order, 03's
-    last three jobs were its slowest kind).
+    last three jobs were its slowest kind). Awaited jobs first, so the jobs waiting for them
+    (03's distilled models) can start while the others still train.
     """
-    return sorted(range(len(jobs)), key=lambda i: (-job_cost(cfg, datas[jobs[i].data], jobs[i]), i))
+    awaited = {a for job in jobs for a in job.after}
+    return sorted(range(len(jobs)), key=lambda i: (i not in awaited, -job_cost(cfg, datas[jobs[i].data], jobs[i]), i))
 
 
 def _drain(epochs, bar: "GridProgress") -> None:
@@ -241,8 +275,9 @@ def run_models(
 ) -> dict[str, list[dict]]:
     """`run_grid` over models that read different biLMs (`TaskVariant.bilm`): each model trains on
     its biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`), all of them in one pool.
-    A model whose `TaskVariant.teacher` names another of `models` trains after it, against its
-    seed ensemble's probabilities (`elmo.ynat.distill`), in a second pool (the students share it).
+    A model whose `TaskVariant.teacher` names another of `models` trains against that model's
+    seed ensemble's probabilities (`elmo.ynat.distill`): its jobs wait for every seed of the
+    teacher, then join the same pool while the other models still train.
     -> {model key: [result per seed]} in the order of `models`."""
     seeds = cfg.finetune.seeds if seeds is None else seeds
     variants = {key: resolve_variant(variant) for key, variant in models.items()}
@@ -254,20 +289,21 @@ def run_models(
     for key, teacher in teachers.items():
         if teacher not in models or teacher in teachers:
             raise ValueError(f"model {key!r}: its teacher {teacher!r} must be another model of this run, not distilled itself")
+    pairs = [(key, s) for key in models for s in seeds]
+    jobs = [Job(models[key], s, data=bilms[key]) for key, s in pairs]
+    # A student waits for every seed of its teacher, then trains on its seed ensemble's targets.
+    jobs = [dataclasses.replace(job, after=tuple(i for i, (k, _) in enumerate(pairs) if k == teachers[key]))
+            if key in teachers else job for job, (key, _) in zip(jobs, pairs)]  # fmt: skip
+    run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
 
-    def stage(keys: list[str], datas: dict[str, YnatData], data_of: dict[str, str]) -> dict[str, list[dict]]:
-        pairs = [(key, s) for key in keys for s in seeds]
-        jobs = [Job(models[key], s, data=data_of[key]) for key, s in pairs]
-        return _by_key({key: models[key] for key in keys}, pairs, run_jobs(cfg, datas, jobs, out_dir, logger, workers))
+    key_of = {v["name"]: key for key, v in variants.items()}
 
-    results = stage([k for k in models if k not in teachers], data_by_bilm, bilms)
-    if teachers:  # the teachers are done: each student's data carries its teacher ensemble's targets
-        run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
-        weight = cfg.finetune.distill_weight
-        students = {key: with_teacher(data_by_bilm[bilms[key]], data_by_bilm[bilms[t]], run_root, results[t], weight)
-                    for key, t in teachers.items()}  # fmt: skip
-        results.update(stage(list(teachers), students, {key: key for key in teachers}))
-    return {key: results[key] for key in models}
+    def with_targets(job: Job, teacher_runs: list[dict]) -> Job:
+        teacher_data = data_by_bilm[bilms[key_of[teacher_runs[0]["variant"]]]]
+        targets = teacher_targets(data_by_bilm[job.data], teacher_data, run_root, teacher_runs, cfg.finetune.distill_weight)
+        return dataclasses.replace(job, targets=targets)
+
+    return _by_key(models, pairs, run_jobs(cfg, data_by_bilm, jobs, out_dir, logger, workers, prepare=with_targets))
 
 
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,
@@ -276,6 +312,8 @@ def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger:
     "n_fit" counts the rows trained on. `reporter`: an extra callback (progress)."""
     if job.fit is not None:
         data = dataclasses.replace(data, fit=list(job.fit))
+    if job.targets is not None:
+        data = data.with_targets(job.targets)
     overrides = dict(job.trainer)
     if reporter is not None:
         overrides["callbacks"] = [*overrides.get("callbacks", []), reporter]

@@ -39,6 +39,31 @@ def test_the_pool_starts_the_longest_jobs_first():
     assert elmo.ynat.jobs.submission_order(cfg, {None: data}, jobs) == [6, 3, 1, 5, 0, 2, 4]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_waiting_job_is_prepared_from_the_results_it_waits_for(tmp_path, workers):
+    """`after` + `prepare`: the job starts once the jobs it names are done, as `prepare` makes it
+    from their results; awaited jobs are submitted first; results stay in job order."""
+    data = make_data(n_per_class=12, n_dev_per_class=4)
+    cfg = tiny_cfg(max_epochs=1)
+    jobs = [Job({"name": "late"}, 0, after=(2, 3)), Job(ELMO, 0), Job({}, 0), Job({}, 1)]
+    assert elmo.ynat.jobs.submission_order(cfg, {None: data}, jobs) == [2, 3, 1, 0]
+    seen = []
+
+    def prepare(job, results):
+        seen.append([(r["variant"], r["seed"]) for r in results])
+        return Job({"name": f"late-after-{len(results)}"}, job.seed)
+
+    out = run_jobs(cfg, data, jobs, tmp_path, logger=False, workers=workers, prepare=prepare)
+    assert seen == [[("no-elmo", 0), ("no-elmo", 1)]]
+    assert [r["variant"] for r in out] == ["late-after-2", "elmo-learned-learned-input", "no-elmo", "no-elmo"]
+    for bad in ([Job({}, 0, after=(0,))], [Job({}, 0, after=(5,))], [Job({}, 0), Job({}, 1, after=(0,))]):
+        with pytest.raises(ValueError, match="after"):
+            run_jobs(cfg, data, bad, tmp_path, logger=False, prepare=prepare if len(bad) == 1 else None)
+    chain = [Job({}, 0), Job({"name": "b"}, 0, after=(0,)), Job({"name": "c"}, 0, after=(1,))]
+    with pytest.raises(ValueError, match="one level"):
+        run_jobs(cfg, data, chain, tmp_path, logger=False, prepare=prepare)
+
+
 def test_fit_rows_of_a_job_are_the_rows_trained_on(tmp_path):
     data = make_data(n_per_class=12, n_dev_per_class=4)
     cfg = tiny_cfg(max_epochs=1)

@@ -411,19 +411,23 @@ def test_run_models_distils_a_student_from_its_teachers_ensemble(tmp_path, monke
     cfg = tiny_cfg(max_epochs=1, distill_weight=0.3)
     models = {"student": {"name": "student", "teacher": "t"}, "t": {"name": "t"}}
     seen = {}
-    original = distill.with_teacher
+    original = distill.teacher_targets
 
     def spy(data_, teacher_data, run_root, runs, weight):
-        seen["runs"], seen["weight"] = [r["variant"] for r in runs], weight
-        seen["data"] = original(data_, teacher_data, run_root, runs, weight)
-        return seen["data"]
+        seen["runs"], seen["weight"] = [(r["variant"], r["seed"]) for r in runs], weight
+        seen["targets"] = original(data_, teacher_data, run_root, runs, weight)
+        return seen["targets"]
 
-    monkeypatch.setattr(jobs_module, "with_teacher", spy)
+    monkeypatch.setattr(jobs_module, "teacher_targets", spy)
     out = run_models(cfg, {"pretrained": data}, models, seeds=(0, 1), out_dir=tmp_path, logger=False)
-    assert list(out) == ["student", "t"] and seen["runs"] == ["t", "t"] and seen["weight"] == 0.3
+    assert list(out) == ["student", "t"] and seen["runs"] == [("t", 0), ("t", 1)] and seen["weight"] == 0.3
     teacher = seed_probabilities(data, tmp_path / "ynat", out["t"], splits=("fit",))["fit"]
     expected = distillation_targets([data.labels[i] for i in data.fit], teacher, 0.3)
-    assert np.allclose(seen["data"].targets[data.fit], expected, atol=1e-6)
+    assert np.allclose(seen["targets"][data.fit], expected, atol=1e-6)
+    assert [r["variant"] for r in out["student"]] == ["student", "student"]
+    # In a pool of two workers: the student waits for both teacher seeds, and repeats the run here.
+    pooled = run_models(cfg, {"pretrained": data}, models, seeds=(0, 1), out_dir=tmp_path / "pool", logger=False, workers=2)
+    assert [r["macro_f1"] for k in models for r in pooled[k]] == [r["macro_f1"] for k in models for r in out[k]]
     assert resolve_variant({"teacher": "t"})["name"] == "no-elmo-distilled-t"
     for bad in ({"s": {"teacher": "nobody"}}, {"a": {"name": "a", "teacher": "b"}, "b": {"name": "b", "teacher": "a"}}):
         with pytest.raises(ValueError, match="teacher"):
