@@ -111,8 +111,9 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # Every row is one `TaskVariant` of `FinetuneConfig.models`, trained over the same seeds with the
 # same selection: no ELMo; ELMo at the input; ELMo at input and output (the paper's SST-5 model);
 # and the no-ELMo and input + output models again, each *distilled* from its own seed ensemble
-# (`TaskVariant.teacher`, `elmo.ynat.distill`): a student trains after its teachers, on targets
-# that mix their mean class probabilities on the fit rows with the labels
+# (`TaskVariant.teacher`, `elmo.ynat.distill`): a student starts as soon as every seed of its
+# teacher has finished (in the same pool, while other models still train), on targets that mix
+# their mean class probabilities on the fit rows with the labels
 # (`FinetuneConfig.distill_weight`). It is one model of the same size at prediction time, not an
 # ensemble; its training costs the teachers'.
 # Every model has the three levers the holdout picked: label smoothing 0.3

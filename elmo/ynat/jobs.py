@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing as mp
-import os
 import queue as queue_module
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -35,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from elmo.core.config import Config
+from elmo.core.reuse import reuse_freed_memory
 from elmo.core.runs import run_dir
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
@@ -118,41 +118,24 @@ def _portable(data: YnatData) -> tuple[YnatData, Any]:
     return dataclasses.replace(data, cache=None), str(directory) if directory is not None else data.cache
 
 
-# glibc's malloc gives large freed blocks back to the kernel, so the next training step's tensors
-# of the same sizes fault their pages in again, zero-filled by the kernel: in these one-thread
-# workers that cost 5-8 % of a task run (a 10 % grid run, ELMo at the input: 15.4 against 14.1 s
-# per run, two workers side by side, the same numbers). Workers therefore keep them: blocks under
-# 32 MiB come from the heap, and the heap is not trimmed. glibc reads this when a process starts.
-WORKER_MALLOC = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
-
-
-@contextmanager
-def worker_environment():
-    """os.environ with `WORKER_MALLOC` added to GLIBC_TUNABLES, for the processes started inside."""
-    old = os.environ.get("GLIBC_TUNABLES")
-    os.environ["GLIBC_TUNABLES"] = f"{old}:{WORKER_MALLOC}" if old else WORKER_MALLOC
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["GLIBC_TUNABLES"]
-        else:
-            os.environ["GLIBC_TUNABLES"] = old
-
-
 def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridProgress", prepare=None) -> list[dict]:
     threads = max(1, torch.get_num_threads() // workers)
     # spawn, not fork: a forked child of a process whose OpenMP pool is running can deadlock.
     ctx = mp.get_context("spawn")
     epochs = ctx.Queue()  # (job index) per finished epoch, from the workers' EpochReporter
     init = ({name: _portable(d) for name, d in datas.items()}, threads, epochs)
-    with worker_environment(), ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker,
-                                                   initargs=init) as pool:  # fmt: skip
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
         futures: dict = {}
         done: dict[int, dict] = {}
 
         def submit(i: int) -> None:
-            job = prepare(jobs[i], [done[a] for a in jobs[i].after]) if jobs[i].after else jobs[i]
+            job = jobs[i]
+            if job.after:
+                # The workers hold every core by now: prepare on one thread. With two, OpenMP's
+                # threads here and in the workers waited on each other (03's runs beside a
+                # two-thread prepare took up to 231 s against 120-167).
+                with _threads(1):
+                    job = prepare(job, [done[a] for a in job.after])
             futures[pool.submit(_run_in_worker, (cfg, job, out_dir, logger, i))] = i
 
         # The pool starts jobs in submission order; a waiting job is submitted when it can run.
@@ -173,6 +156,17 @@ def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridPro
                 pending |= {f for f, j in futures.items() if j == i}
         _drain(epochs, bar)
         return [done[i] for i in range(len(jobs))]
+
+
+@contextmanager
+def _threads(n: int):
+    """torch's intra-op threads set to `n` inside, restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # Relative cost of one epoch over one row, by what the model reads (03's pool at 0123dd6, seconds
@@ -322,11 +316,15 @@ def run_models(
     run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
 
     key_of = {v["name"]: key for key, v in variants.items()}
+    made: dict[tuple, np.ndarray] = {}  # one teacher ensemble's targets serve all its student's seeds
 
     def with_targets(job: Job, teacher_runs: list[dict]) -> Job:
-        teacher_data = data_by_bilm[bilms[key_of[teacher_runs[0]["variant"]]]]
-        targets = teacher_targets(data_by_bilm[job.data], teacher_data, run_root, teacher_runs, cfg.finetune.distill_weight)
-        return dataclasses.replace(job, targets=targets)
+        teacher = key_of[teacher_runs[0]["variant"]]
+        runs = (job.data, teacher, *(r["seed"] for r in teacher_runs))
+        if runs not in made:
+            made[runs] = teacher_targets(data_by_bilm[job.data], data_by_bilm[bilms[teacher]], run_root, teacher_runs,
+                                         cfg.finetune.distill_weight)  # fmt: skip
+        return dataclasses.replace(job, targets=made[runs])
 
     return _by_key(models, pairs, run_jobs(cfg, data_by_bilm, jobs, out_dir, logger, workers, prepare=with_targets))
 
@@ -351,9 +349,15 @@ _WORKER_DATA: dict | None = None  # {name: YnatData} of this worker
 _WORKER_EPOCHS = None  # the queue of finished epochs back to the parent
 
 
+# Each training step frees and asks again for blocks of the same sizes (ELMo's layer batches and
+# mixes): kept on the worker's heap, not page-faulted in again (`elmo.core.reuse`; 5-8 % a run).
+WORKER_MMAP_ABOVE = 32 * 2**20
+
+
 def _init_worker(portable: dict, threads: int, epochs=None) -> None:
     global _WORKER_DATA, _WORKER_EPOCHS
 
+    reuse_freed_memory(WORKER_MMAP_ABOVE)
     torch.set_num_threads(threads)
     _WORKER_DATA = {name: data.with_cache(LayerCache(cache) if isinstance(cache, str) else cache)
                     for name, (data, cache) in portable.items()}  # fmt: skip

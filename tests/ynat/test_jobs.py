@@ -1,7 +1,6 @@
 """Runs spread over worker processes give exactly the in-process results, in job order."""
 
 import json
-import os
 
 import pytest
 from task_fixtures import make_data, tiny_cfg
@@ -63,19 +62,6 @@ def test_a_waiting_job_is_prepared_from_the_results_it_waits_for(tmp_path, worke
     chain = [Job({}, 0), Job({"name": "b"}, 0, after=(0,)), Job({"name": "c"}, 0, after=(1,))]
     with pytest.raises(ValueError, match="one level"):
         run_jobs(cfg, data, chain, tmp_path, logger=False, prepare=prepare)
-
-
-def test_workers_start_with_the_malloc_tunables_and_the_parent_keeps_its_own(monkeypatch):
-    from elmo.ynat.jobs import WORKER_MALLOC, worker_environment
-
-    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
-    with worker_environment():
-        assert os.environ["GLIBC_TUNABLES"] == WORKER_MALLOC
-    assert "GLIBC_TUNABLES" not in os.environ
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.check=0")
-    with worker_environment():
-        assert os.environ["GLIBC_TUNABLES"] == f"glibc.malloc.check=0:{WORKER_MALLOC}"
-    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.check=0"
 
 
 def test_fit_rows_of_a_job_are_the_rows_trained_on(tmp_path):

@@ -415,12 +415,14 @@ def test_run_models_distils_a_student_from_its_teachers_ensemble(tmp_path, monke
 
     def spy(data_, teacher_data, run_root, runs, weight):
         seen["runs"], seen["weight"] = [(r["variant"], r["seed"]) for r in runs], weight
+        seen["calls"] = seen.get("calls", 0) + 1
         seen["targets"] = original(data_, teacher_data, run_root, runs, weight)
         return seen["targets"]
 
     monkeypatch.setattr(jobs_module, "teacher_targets", spy)
     out = run_models(cfg, {"pretrained": data}, models, seeds=(0, 1), out_dir=tmp_path, logger=False)
     assert list(out) == ["student", "t"] and seen["runs"] == [("t", 0), ("t", 1)] and seen["weight"] == 0.3
+    assert seen["calls"] == 1  # one ensemble's targets for both of the student's seeds
     teacher = seed_probabilities(data, tmp_path / "ynat", out["t"], splits=("fit",))["fit"]
     expected = distillation_targets([data.labels[i] for i in data.fit], teacher, 0.3)
     assert np.allclose(seen["targets"][data.fit], expected, atol=1e-6)
