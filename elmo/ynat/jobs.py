@@ -10,6 +10,10 @@ Every job seeds itself (`elmo.ynat.train.train_and_evaluate`), so its result doe
 worker ran it or in what order; results come back in the order of the jobs. The layer cache is
 memory-mapped again in each worker from its directory, never copied through a pipe.
 
+A job may wait for others (`Job.after`): a distilled model for every seed of its teacher. It is
+completed here from their results (`run_jobs`' `prepare`: the teacher ensemble's targets) and
+joins the same pool as soon as they finish, while unrelated jobs keep both cores busy.
+
 Progress: each training reports its finished epochs (a Lightning callback) through a queue from
 the worker to this process, where one bar over the whole grid counts epochs and finished runs
 (`GridProgress`), so a notebook cell shows live progress although the training is elsewhere.
