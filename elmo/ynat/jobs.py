@@ -108,7 +108,7 @@ def run_jobs(
         if workers <= 1 or len(jobs) <= 1:
             done: dict[int, dict] = {}
             for i in sorted(range(len(jobs)), key=lambda i: bool(jobs[i].after)):  # waiting jobs last
-                job = prepare(jobs[i], [done[a] for a in jobs[i].after]) if jobs[i].after else jobs[i]
+                job = _prepared(jobs[i], done, prepare)
                 done[i] = run_job(cfg, datas[job.data], job, out_dir, logger, EpochReporter(i, bar.epoch))
                 bar.done(i)
             return [done[i] for i in range(len(jobs))]
@@ -132,22 +132,20 @@ def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridPro
         futures: dict = {}
         done: dict[int, dict] = {}
 
-        def submit(i: int) -> None:
-            job = jobs[i]
-            if job.after:
-                # The workers hold every core by now: prepare on one thread. With two, OpenMP's
-                # threads here and in the workers waited on each other (03's runs beside a
-                # two-thread prepare took up to 231 s against 120-167).
-                with _threads(1):
-                    job = prepare(job, [done[a] for a in job.after])
-            futures[pool.submit(_run_in_worker, (cfg, job, out_dir, logger, i))] = i
+        def submit(i: int):
+            # The workers hold every core by now: prepare on one thread. With two, OpenMP's threads
+            # here and in the workers waited on each other (03's runs beside a two-thread prepare
+            # took up to 231 s against 120-167).
+            with _threads(1):
+                job = _prepared(jobs[i], done, prepare)
+            future = pool.submit(_run_in_worker, (cfg, job, out_dir, logger, i))
+            futures[future] = i
+            return future
 
         # The pool starts jobs in submission order; a waiting job is submitted when it can run.
-        waiting = [i for i in submission_order(cfg, datas, jobs) if jobs[i].after]
-        for i in submission_order(cfg, datas, jobs):
-            if not jobs[i].after:
-                submit(i)
-        pending = set(futures)
+        order = submission_order(cfg, datas, jobs)
+        waiting = [i for i in order if jobs[i].after]
+        pending = {submit(i) for i in order if not jobs[i].after}
         while pending:
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             _drain(epochs, bar)
@@ -156,10 +154,14 @@ def _run_in_pool(cfg, datas: dict, jobs, out_dir, logger, workers, bar: "GridPro
                 bar.done(futures[f])
             for i in [i for i in waiting if all(a in done for a in jobs[i].after)]:
                 waiting.remove(i)
-                submit(i)
-                pending |= {f for f, j in futures.items() if j == i}
+                pending.add(submit(i))
         _drain(epochs, bar)
         return [done[i] for i in range(len(jobs))]
+
+
+def _prepared(job: Job, done: dict[int, dict], prepare) -> Job:
+    """The job to run: as given, or `prepare`d from the results of the jobs it waits for."""
+    return prepare(job, [done[a] for a in job.after]) if job.after else job
 
 
 @contextmanager

@@ -192,8 +192,8 @@ class TopicClassifier(pl.LightningModule):
         pooled = [h.masked_fill(~mask[..., None], float("-inf")).amax(dim=1) for h in parts]
         if self.hparams.pooling == "max":
             return torch.cat(pooled, dim=-1)
-        m = mask[..., None]  # (B, T, 1)
-        means = [(h * m.to(h.dtype)).sum(dim=1) / m.to(h.dtype).sum(dim=1).clamp(min=1) for h in parts]
+        counts = mask.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1) real positions
+        means = [(h * mask[..., None].to(h.dtype)).sum(dim=1) / counts.to(h.dtype) for h in parts]
         return torch.cat([*pooled, *means], dim=-1)
 
     def _bilstm(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from lightning_fabric.plugins import TorchCheckpointIO
 from sklearn.metrics import f1_score
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.profiler import ProfilerActivity, profile
@@ -550,8 +551,6 @@ def test_write_once_checkpoint_io_writes_the_latest_copy_at_teardown(tmp_path):
 def test_task_checkpoint_written_once_equals_lightnings_own(data, tmp_path):
     """The selected checkpoint of a run is the same file content with WriteOnceCheckpointIO as
     with Lightning's TorchCheckpointIO (same best score, same weights)."""
-    from lightning_fabric.plugins import TorchCheckpointIO
-
     cfg = tiny_cfg(max_epochs=3)
     ours = fit_model(cfg, data, 0, ELMO_ON, tmp_path / "a", logger=False)[1].checkpoint_callback
     ref = fit_model(cfg, data, 0, ELMO_ON, tmp_path / "b", logger=False, plugins=[TorchCheckpointIO()])[1].checkpoint_callback
