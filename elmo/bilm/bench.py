@@ -225,7 +225,9 @@ def report(r: dict) -> str:
     lines.append(f"  FLOPs (matmuls)    {r['gflop_per_step']:8.2f} GFLOP/step -> {r['achieved_gflops']:.0f} GFLOP/s "
                  f"(LSTM counted analytically: {r['lstm_flop_share']:.0%} of the step)")  # fmt: skip
     lines.append(f"  matmul peak        fp32 {r['peak_gflops']['fp32']:.0f} GFLOP/s, bf16 {r['peak_gflops']['bf16']:.0f} GFLOP/s")
-    lines.append(f"  fraction of peak   {r['fraction_of_bf16_peak']:.1%} of the bf16 peak")
+    own = "bf16" if r["precision"].startswith("bf16") else "fp32"
+    lines.append(f"  fraction of peak   {r['fraction_of_bf16_peak']:.1%} of the bf16 peak, "
+                 f"{r['fraction_of_peak']:.1%} of the peak of its own precision ({own})")  # fmt: skip
     if r["recurrence"] == "lstmp":
         lines.append(f"  LSTMP ceiling      with the LSTM at the fp32 peak and the rest at the bf16 peak, "
                      f"a step reaches at most {r['bf16_ceiling']:.1%} of the bf16 peak")  # fmt: skip
