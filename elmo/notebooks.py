@@ -18,6 +18,7 @@ from jupyter_client import AsyncKernelManager
 from traitlets import CaselessStrEnum
 
 from elmo.core.config import PROFILES
+from elmo.core.hardware import cpu_model, native_bf16
 from elmo.core.runs import REPO, run_dir
 from elmo.report.results import collect, write
 
@@ -89,7 +90,8 @@ def record_time(out_dir: Path, notebook: str, seconds: float) -> None:
     """Keep the latest wall time of each notebook in `out_dir/notebook_times.json`."""
     path = out_dir / TIMES_FILE
     times = json.loads(path.read_text()) if path.exists() else {}
-    times[notebook] = {"seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    times[notebook] = {"seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                       "cpu": cpu_model(), "native_bf16": native_bf16()}  # timings differ by machine
     path.write_text(json.dumps(dict(sorted(times.items())), indent=1))
 
 

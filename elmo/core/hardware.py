@@ -14,6 +14,10 @@ the fp32 one, and the numbers of a seeded run repeat on machines of the same kin
 
 from __future__ import annotations
 
+import os
+import platform
+from pathlib import Path
+
 import torch
 
 AUTO = "auto"
@@ -38,3 +42,21 @@ def resolve_precision(precision: str, accelerator: str = "auto") -> str:
     if precision != AUTO:
         return precision
     return "bf16-mixed" if native_bf16(accelerator) else "32-true"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """Which machine a run or a timing comes from: timings of different CPUs are not comparable
+    (see this module's docstring), so every run records it."""
+    return {"platform": platform.platform(), "cpu": cpu_model(), "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "native_bf16": native_bf16()}  # fmt: skip

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from elmo.core.config import Config
+from elmo.core.hardware import machine
 from elmo.core.reuse import keep_compiled_kernels, reuse_freed_memory
 
 REPO = Path(__file__).resolve().parents[2]  # elmo/core/runs.py -> the repository
@@ -91,7 +92,7 @@ def provenance(cfg: Config | None = None) -> dict[str, Any]:
         "config": cfg.to_dict() if cfg is not None else None,
         "git": git_revision(),
         "packages": package_versions(),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "machine": machine(),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

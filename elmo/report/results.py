@@ -157,10 +157,17 @@ def geometry_markdown(s: dict) -> str:
 
 
 def timings_markdown(times: dict) -> str:
-    rows = ["| notebook | wall time |", "|---|---:|"]
-    rows += [f"| `{name}` | {t['seconds'] / 60:.1f} min |" for name, t in times.items()]
+    """Wall time per notebook, and the CPU each ran on where the runner recorded it (times of
+    machines with and without native bf16 differ by 2x and more: elmo.core.hardware)."""
+    def machine(t: dict) -> str:
+        if "cpu" not in t:
+            return "not recorded"
+        return f"{t['cpu']}, {'native' if t['native_bf16'] else 'no native'} bf16"
+
+    rows = ["| notebook | wall time | machine |", "|---|---:|---|"]
+    rows += [f"| `{name}` | {t['seconds'] / 60:.1f} min | {machine(t)} |" for name, t in times.items()]
     total = sum(t["seconds"] for t in times.values())
-    rows.append(f"| **all** | **{total / 60:.1f} min** |")
+    rows.append(f"| **all** | **{total / 60:.1f} min** | |")
     return "\n".join(rows)
 
 

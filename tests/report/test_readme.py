@@ -6,6 +6,7 @@ from elmo.ablations.results import AblationResults
 from elmo.report import results
 from elmo.report.ablations import ablation_markdown
 from elmo.report.paper import comparison_markdown, comparison_rows, headline_markdown, headline_rows
+from elmo.report.results import timings_markdown
 from elmo.ynat.results import FinetuneResults
 
 
@@ -128,3 +129,10 @@ def test_results_from_another_checkout_keep_that_runs_commit(tmp_path, monkeypat
     cli.main(["--from", str(source), "--readme"])
     # The run's own parts win; a separate command's output the run lacks is added.
     assert written == [{**run, "bench": bench}] and blocks[0].startswith("Profile `cpu`, commit `abcdef1234`.")
+
+
+def test_notebook_times_say_which_machine_they_come_from():
+    times = {"01_data": {"seconds": 60.0, "cpu": "Xeon X", "native_bf16": False}, "02_pretrain": {"seconds": 120.0}}
+    table = timings_markdown(times)
+    assert "| `01_data` | 1.0 min | Xeon X, no native bf16 |" in table
+    assert "| `02_pretrain` | 2.0 min | not recorded |" in table and "**3.0 min**" in table
