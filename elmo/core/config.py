@@ -240,10 +240,6 @@ class FinetuneConfig:
     # smoothing then applies to that mix). The same weight for every distilled model. Mean
     # holdout macro-F1 of the distilled main model (3 seeds): 0.5 84.81, 0.8 84.55.
     distill_weight: float = 0.5
-    # The token and n-gram embeddings with sparse gradients, updated by torch's SparseAdam ("lazy"
-    # Adam: only the rows a batch reads move; `elmo.ynat.model.LazyEmbeddingAdam`), the rest by
-    # Adam. Dense Adam moves every row of the two tables every step, by its decaying momentum.
-    sparse_embeddings: bool = False
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).

@@ -83,18 +83,15 @@ class TopicClassifier(pl.LightningModule):
         lr_schedule: str = "constant",
         word_dropout: float = 0.0,
         n_subwords: int = 0,
-        sparse_embeddings: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.embedding = nn.Embedding(n_tokens, token_dim, padding_idx=PAD_ID, sparse=sparse_embeddings)
+        self.embedding = nn.Embedding(n_tokens, token_dim, padding_idx=PAD_ID)
         # x_k "learned+subwords": the token's embedding plus the mean of its character n-grams'.
         # EmbeddingBag's mean leaves padding_idx out: 57 against 110 ms fwd + bwd for Embedding + a
         # masked mean at 256 x 20 x 24 ids (a throwaway timing beside other runs on the 2 cores).
         self.subword_embedding = (
-            nn.EmbeddingBag(n_subwords, token_dim, mode="mean", padding_idx=PAD_ID, sparse=sparse_embeddings)
-            if n_subwords
-            else None
+            nn.EmbeddingBag(n_subwords, token_dim, mode="mean", padding_idx=PAD_ID) if n_subwords else None
         )
         elmo_dim = elmo["dim"] if elmo else 0
         self.mix_in = make_mix(elmo) if elmo else None
@@ -279,63 +276,21 @@ class TopicClassifier(pl.LightningModule):
         if self.top is not None:
             self.top.requires_grad_(self.current_epoch >= self.hparams.top_frozen_epochs)
 
-    def _sparse_parameters(self) -> list[nn.Parameter]:
-        """The embedding tables whose gradients are sparse (`sparse_embeddings`), in module order."""
-        tables = (self.embedding, self.subword_embedding)
-        return [m.weight for m in tables if m is not None and m.sparse and m.weight.requires_grad]
-
     def configure_optimizers(self):
         # Fixed mix weights / gamma are frozen parameters: Adam only sees what is learned.
         # fused: one kernel per step instead of ~6 passes over each parameter (~7 ms of a
         # ~90 ms CPU step went to the 20k x 100 embedding's update); the same update.
         top = set(self.top.parameters()) if self.top is not None else set()
-        sparse = set(self._sparse_parameters())
-        groups = [{"params": [p for p in self.parameters() if p.requires_grad and p not in top | sparse]}]
+        groups = [{"params": [p for p in self.parameters() if p.requires_grad and p not in top]}]
         if top:  # the pretrained layer: its own, smaller learning rate
             groups.append({"params": list(self.top.parameters()), "lr": self.hparams.lr * self.hparams.top_lr_scale})
-        if sparse:
-            optimizer = LazyEmbeddingAdam(groups, self._sparse_parameters(), lr=self.hparams.lr)
-        else:
-            optimizer = torch.optim.Adam(groups, lr=self.hparams.lr, fused=True)
+        optimizer = torch.optim.Adam(groups, lr=self.hparams.lr, fused=True)
         if self.hparams.lr_schedule == "constant":
             return optimizer
         # "linear": every group's rate falls linearly to 0 at the last step of max_epochs.
         total = max(1, int(self.trainer.estimated_stepping_batches))
         decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "step"}}
-
-
-class LazyEmbeddingAdam(torch.optim.Optimizer):
-    """Adam (fused) for the dense parameters and torch's SparseAdam ("lazy" Adam) for the embedding
-    tables with sparse gradients, as one optimizer for Lightning's automatic optimization.
-
-    SparseAdam updates only the rows a batch touches, moments included: a row unseen in a step
-    stays as it is, where dense Adam still moves it by its decaying momentum. That is a different
-    optimizer, not a faster equal one (TensorFlow's LazyAdam); it is a `FinetuneConfig` choice.
-    The param groups are the two optimizers' own dicts, so a learning-rate scheduler reaches both.
-    """
-
-    def __init__(self, dense_groups: list[dict], sparse_params: list[nn.Parameter], lr: float):
-        self.dense = torch.optim.Adam(dense_groups, lr=lr, fused=True)
-        self.sparse = torch.optim.SparseAdam(sparse_params, lr=lr)
-        super().__init__(self.dense.param_groups + self.sparse.param_groups, {"lr": lr})
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        self.dense.step()
-        self.sparse.step()
-        return loss
-
-    def state_dict(self) -> dict:
-        return {"dense": self.dense.state_dict(), "sparse": self.sparse.state_dict()}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        self.dense.load_state_dict(state_dict["dense"])
-        self.sparse.load_state_dict(state_dict["sparse"])
 
 
 @torch.no_grad()

@@ -94,8 +94,7 @@ def build_model(cfg: Config, data: YnatData, variant: dict) -> TopicClassifier:
     model = TopicClassifier(len(data.vocab), f.token_dim, f.hidden_dim, f.dropout, f.lr, l2, elmo, data.tokenizer,
                             char_cnn_dim=char_cnn_dim, top=None if top is None else top.spec, top_lr_scale=f.top_lr_scale,
                             top_frozen_epochs=f.top_frozen_epochs, pooling=f.pooling, label_smoothing=f.label_smoothing,
-                            lr_schedule=f.lr_schedule, word_dropout=f.word_dropout, n_subwords=n_subwords,
-                            sparse_embeddings=f.sparse_embeddings)  # fmt: skip
+                            lr_schedule=f.lr_schedule, word_dropout=f.word_dropout, n_subwords=n_subwords)  # fmt: skip
     if top is not None:
         model.top.load_state_dict(top.state_dict())
     model.vocab_itos = list(data.vocab.itos)

@@ -39,7 +39,7 @@ from elmo.ynat.distill import distillation_targets
 from elmo.ynat.ensemble import scored, seed_ensemble, seed_probabilities, weighted_pair
 from elmo.ynat.jobs import run_models
 from elmo.ynat.metrics import scores
-from elmo.ynat.model import LazyEmbeddingAdam, TopicClassifier
+from elmo.ynat.model import TopicClassifier
 from elmo.ynat.predict import predict
 from elmo.ynat.subwords import MAX_GRAMS, SubwordVocab, char_ngrams
 from elmo.ynat.train import (
@@ -301,54 +301,6 @@ def test_subword_x_k_adds_the_mean_of_known_ngram_embeddings(data, tmp_path):
     best.subword_itos = None
     with pytest.raises(ValueError, match="no vocabulary"):
         predict(best, ODD)
-
-
-def test_sparse_embeddings_take_lazy_adam_steps_on_the_rows_a_batch_reads(data, tmp_path):
-    """FinetuneConfig.sparse_embeddings: the token and n-gram tables get sparse gradients and
-    SparseAdam, the rest Adam. Step 1 moves what dense Adam moves (untouched rows have no
-    momentum yet); at step 2 a row read only by the first batch stays where lazy Adam left it,
-    while dense Adam moves it on its momentum. At step 1 every other parameter takes exactly dense
-    Adam's step."""
-    variant = resolve_variant({"x_k": "learned+subwords"})
-    models, optimizers = {}, {}
-    for sparse in (False, True):
-        seed_everything(0)
-        models[sparse] = build_model(tiny_cfg(dropout=0.0, word_dropout=0.0, sparse_embeddings=sparse), data, variant)
-        optimizers[sparse] = models[sparse].configure_optimizers()
-    assert isinstance(optimizers[True], LazyEmbeddingAdam) and not isinstance(optimizers[False], LazyEmbeddingAdam)
-    first, second = data.batch([0, 1, 2, 3], subwords=True), data.batch([40, 41, 42, 43], subwords=True)
-    only_first = sorted(set(first.token_ids.unique().tolist()) - set(second.token_ids.unique().tolist()) - {PAD_ID})
-    assert only_first
-    initial = {n: p.detach().clone() for n, p in models[True].named_parameters()}
-    snapshots = []
-    for batch in (first, second):
-        for sparse, model in models.items():
-            model.train()
-            loss, _ = model.loss(batch)
-            loss.backward()
-            assert model.embedding.weight.grad.is_sparse == sparse
-            assert model.subword_embedding.weight.grad.is_sparse == sparse
-            optimizers[sparse].step()
-            optimizers[sparse].zero_grad()
-        snapshots.append({s: {n: p.detach().clone() for n, p in m.named_parameters()} for s, m in models.items()})
-    dense, lazy = snapshots[0][False], snapshots[0][True]
-    for n in dense:
-        if "embedding" in n:
-            # Step 1 moves the same entries the same way (SparseAdam adds eps before the bias
-            # correction, Adam after: the sizes differ a little where a gradient is tiny).
-            assert torch.equal(torch.sign(dense[n] - initial[n]), torch.sign(lazy[n] - initial[n]))
-        else:
-            assert torch.equal(dense[n], lazy[n])
-    dense, lazy = snapshots[1][False], snapshots[1][True]
-    rows = torch.tensor(only_first)
-    table = "embedding.weight"
-    assert torch.equal(lazy[table][rows], snapshots[0][True][table][rows])  # lazy: not read, not moved
-    assert not torch.allclose(dense[table][rows], snapshots[0][False][table][rows])  # dense: momentum moves it
-    # The whole run trains under Lightning with the combined optimizer and stays deterministic.
-    cfg = tiny_cfg(sparse_embeddings=True)
-    result = train_and_evaluate(cfg, data, 0, variant, tmp_path, logger=False)
-    assert result["macro_f1"] > 60
-    assert train_and_evaluate(cfg, data, 0, variant, tmp_path / "again", logger=False)["macro_f1"] == result["macro_f1"]
 
 
 def test_glove_x_k_starts_known_words_from_their_vectors(data, tmp_path):
