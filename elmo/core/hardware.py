@@ -28,7 +28,9 @@ def native_bf16(accelerator: str = "auto") -> bool:
     """Whether the device a run lands on does bf16 matmuls in hardware: a CUDA GPU that supports
     bf16 (when `accelerator` lets Lightning pick one), else a CPU with AMX tiles or AVX512-BF16."""
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
+        # Without `including_emulation=False` torch also says yes for pre-Ampere GPUs, which
+        # only emulate bf16: the case this function exists to catch.
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     # torch.cpu's feature probes (cpuinfo): private, but the only probes torch ships; absent -> False.
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)

@@ -27,3 +27,17 @@ def test_native_bf16_follows_the_cpus_feature_probes(monkeypatch):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda avx=avx: avx)
         assert native_bf16() == (amx or avx)
+
+
+def test_native_bf16_on_a_gpu_excludes_emulated_bf16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    asked = {}
+
+    def supported(including_emulation=True):
+        asked["including_emulation"] = including_emulation
+        return including_emulation  # a pre-Ampere GPU: bf16 only by emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
+    assert native_bf16("auto") is False and asked == {"including_emulation": False}
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert native_bf16("cpu") is True  # accelerator="cpu": the CPU decides, not the GPU
