@@ -6,7 +6,7 @@ an Intel CPU with AMX (bf16 matmul peak ~2,000-2,700 against ~396 GFLOP/s in fp3
 or AVX512-BF16, where oneDNN emulates bf16 with fp32 instructions, the biLM's training step took
 2.45x *longer* in bf16 than in fp32 (582 against 237 ms, `python -m elmo.bench --profile cpu
 --precision bf16-mixed|32-true`; matmul peak bf16 65 against fp32 313 GFLOP/s) and a YNAT
-task-model step 1.56x longer (95.7 against 61.4 ms). So the profiles say `precision="auto"` and
+task-model step 1.56x longer (95.7 against 61.4 ms; a throwaway script, one thread). So the profiles say `precision="auto"` and
 `get_config` resolves it here, once, for the machine that runs: the resolved value is what a run
 records (and what its cache keys hold), so a biLM trained in bf16 is never reused as if it were
 the fp32 one, and the numbers of a seeded run repeat on machines of the same kind.
