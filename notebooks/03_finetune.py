@@ -114,8 +114,10 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # (`TaskVariant.teacher`, `elmo.ynat.distill`): a student starts as soon as every seed of its
 # teacher has finished (in the same pool, while other models still train), on targets that mix
 # their mean class probabilities on the fit rows with the labels
-# (`FinetuneConfig.distill_weight`). It is one model of the same size at prediction time, not an
-# ensemble; its training costs the teachers'.
+# (`FinetuneConfig.distill_weight`). Each seed of a student starts from the weights of the same
+# seed's teacher and trains for at most `FinetuneConfig.distill_epochs` epochs on those targets
+# (`distill_init`: the holdout preferred it to a fresh start, at less than half the time). It is
+# one model of the same size at prediction time, not an ensemble; its training needs the teachers'.
 # Every model has the three levers the holdout picked: label smoothing 0.3
 # (`FinetuneConfig.label_smoothing`), character n-grams in x_k (`TaskVariant.x_k`) and word
 # dropout 0.4 (`FinetuneConfig.word_dropout`). The others (the biLM adapted to the headlines,

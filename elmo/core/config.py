@@ -240,6 +240,16 @@ class FinetuneConfig:
     # smoothing then applies to that mix). The same weight for every distilled model. Mean
     # holdout macro-F1 of the distilled main model (3 seeds): 0.5 84.81, 0.8 84.55.
     distill_weight: float = 0.5
+    # How a distilled model starts: "teacher", from the holdout-selected weights of its own seed's
+    # teacher (the same variant but for the targets), then up to `distill_epochs` epochs on the
+    # mixed targets; or "scratch", a fresh model trained for `max_epochs` as every other model.
+    # Chosen by mean holdout macro-F1 over seeds 0-2 (fp32 on a 2-core Ice Lake host, the teachers
+    # of the 4456dc6 fresh clone; README, "Levers of the task recipe"): ELMo (input + output)
+    # scratch 84.77, from the teacher 84.86 (4 epochs; 84.77 with 2); no ELMo 84.63 against 84.71
+    # (84.52 with 2). A student from its teacher takes ~45 % of a scratch student's time (87 against
+    # 181-216 s for ELMo, 32-43 against 96-105 s without, one core each).
+    distill_init: str = "teacher"
+    distill_epochs: int = 4
     max_train: int | None = None  # subset of YNAT train (tiny)
     max_dev: int | None = None  # subset of YNAT dev (tiny only; real runs use all of it)
     # The task models 03 trains, by stable machine key (their display labels: elmo.ynat.results).
@@ -345,6 +355,7 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
             "ablation_fraction": 1.0,
             "efficiency_fractions": (0.01, 1.0),
             "adapt_epochs": 1,
+            "distill_epochs": 1,
             "precision": "32-true",
         },
         "static": {"dim": 16, "epochs": 3},

@@ -43,7 +43,7 @@ from elmo.core.runs import run_dir
 from elmo.embed.layer_cache import LayerCache
 from elmo.ynat.data import YnatData
 from elmo.ynat.distill import teacher_targets
-from elmo.ynat.train import resolve_variant, train_and_evaluate, uses_layers
+from elmo.ynat.train import best_checkpoint, resolve_variant, train_and_evaluate, uses_layers
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,9 @@ class Job:
     "adapted": the layers of the adapted biLM); None when `run_jobs` gets one YnatData.
     `after`: indices of jobs (in the same `run_jobs` call) that must finish before this one starts;
     `run_jobs`' `prepare` then completes it from their results. `targets`: soft targets for the
-    fit rows (`YnatData.with_targets`; a distilled model's, set by `run_models`' `prepare`)."""
+    fit rows (`YnatData.with_targets`; a distilled model's, set by `run_models`' `prepare`).
+    `init`: a checkpoint whose weights the model starts from instead of its random initialisation
+    (a distilled model's own seed's teacher, `FinetuneConfig.distill_init` "teacher")."""
 
     variant: dict
     seed: int
@@ -64,6 +66,7 @@ class Job:
     data: str | None = None
     after: tuple[int, ...] = ()
     targets: np.ndarray | None = field(default=None, compare=False, repr=False)
+    init: str | None = None
 
 
 def run_jobs(
@@ -302,7 +305,10 @@ def run_models(
     its biLM's data (`data_by_bilm["pretrained"]`, `["adapted"]`), all of them in one pool.
     A model whose `TaskVariant.teacher` names another of `models` trains against that model's
     seed ensemble's probabilities (`elmo.ynat.distill`): its jobs wait for every seed of the
-    teacher, then join the same pool while the other models still train.
+    teacher, then join the same pool while the other models still train. With
+    `FinetuneConfig.distill_init` "teacher", each seed of it starts from the same seed's teacher
+    weights and trains for at most `distill_epochs` epochs (the teacher must then be the same
+    variant but for its name and teacher).
     -> {model key: [result per seed]} in the order of `models`."""
     seeds = cfg.finetune.seeds if seeds is None else seeds
     variants = {key: resolve_variant(variant) for key, variant in models.items()}
@@ -314,8 +320,9 @@ def run_models(
     for key, teacher in teachers.items():
         if teacher not in models or teacher in teachers:
             raise ValueError(f"model {key!r}: its teacher {teacher!r} must be another model of this run, not distilled itself")
+    warm = _warm_students(cfg, variants, teachers)
     pairs = [(key, s) for key in models for s in seeds]
-    jobs = [Job(models[key], s, data=bilms[key]) for key, s in pairs]
+    jobs = [Job(models[key], s, data=bilms[key], trainer=warm.get(key, ())) for key, s in pairs]
     # A student waits for every seed of its teacher, then trains on its seed ensemble's targets.
     jobs = [dataclasses.replace(job, after=tuple(i for i, (k, _) in enumerate(pairs) if k == teachers[key]))
             if key in teachers else job for job, (key, _) in zip(jobs, pairs)]  # fmt: skip
@@ -330,9 +337,33 @@ def run_models(
         if runs not in made:
             made[runs] = teacher_targets(data_by_bilm[job.data], data_by_bilm[bilms[teacher]], run_root, teacher_runs,
                                          cfg.finetune.distill_weight)  # fmt: skip
-        return dataclasses.replace(job, targets=made[runs])
+        init = None
+        if key_of[resolve_variant(job.variant)["name"]] in warm:  # from its own seed's teacher
+            init = str(best_checkpoint(run_root, next(r for r in teacher_runs if r["seed"] == job.seed)))
+        return dataclasses.replace(job, targets=made[runs], init=init)
 
     return _by_key(models, pairs, run_jobs(cfg, data_by_bilm, jobs, out_dir, logger, workers, prepare=with_targets))
+
+
+DISTILL_INITS = ("teacher", "scratch")  # FinetuneConfig.distill_init
+
+
+def _warm_students(cfg: Config, variants: dict[str, dict], teachers: dict[str, str]) -> dict[str, tuple]:
+    """{student key: its Trainer overrides} for the students that start from their teacher's
+    weights (`FinetuneConfig.distill_init` "teacher"); {} for "scratch". A student and its
+    teacher must be the same model but for the targets, or the weights would not fit."""
+    f = cfg.finetune
+    if f.distill_init not in DISTILL_INITS:
+        raise ValueError(f"distill_init must be one of {DISTILL_INITS}, not {f.distill_init!r}")
+    if f.distill_init == "scratch":
+        return {}
+    for key, teacher in teachers.items():
+        mine, theirs = ({k: v for k, v in variants[m].items() if k not in ("name", "teacher")} for m in (key, teacher))
+        if mine != theirs:
+            diff = sorted(k for k in mine if mine[k] != theirs[k])
+            raise ValueError(f"model {key!r} starts from its teacher {teacher!r}'s weights (distill_init 'teacher'), "
+                             f"but they differ in {diff}: use distill_init='scratch' or the same variant")  # fmt: skip
+    return {key: (("max_epochs", f.distill_epochs),) for key in teachers}
 
 
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,
@@ -347,7 +378,7 @@ def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger:
     if reporter is not None:
         overrides["callbacks"] = [*overrides.get("callbacks", []), reporter]
     t0 = time.perf_counter()
-    result = train_and_evaluate(cfg, data, job.seed, job.variant, out_dir, logger, **overrides)
+    result = train_and_evaluate(cfg, data, job.seed, job.variant, out_dir, logger, init=job.init, **overrides)
     return {**result, "wall_seconds": time.perf_counter() - t0, "n_fit": len(data.fit)}
 
 

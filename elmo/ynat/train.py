@@ -179,10 +179,13 @@ def make_trainer(cfg: Config, run: Path, loggers, **overrides) -> pl.Trainer:
 
 
 def fit_model(
-    cfg: Config, data: YnatData, seed: int, variant: dict | None, out_dir: Path | None = None, logger: bool = True, **overrides
+    cfg: Config, data: YnatData, seed: int, variant: dict | None, out_dir: Path | None = None, logger: bool = True,
+    init: Path | str | None = None, **overrides,
 ):
     """Seed, build, train on `fit` selecting on `holdout`; -> (best model, trainer, run folder, seconds).
 
+    init : a task-model checkpoint of the same architecture and vocabulary to start from (a
+        distilled model's teacher), instead of the random initialisation.
     Never touches `data.dev`.
     """
     variant = resolve_variant(variant)
@@ -190,6 +193,8 @@ def fit_model(
     run = run_folder(out_dir / "ynat", variant["name"], seed)
     seed_everything(seed)
     model = build_model(cfg, data, variant)
+    if init is not None:
+        start_from(model, init)
     trainer = make_trainer(cfg, run, _loggers(out_dir, run, variant, seed) if logger else False, **overrides)
     bs, elmo, grams = cfg.finetune.batch_size, uses_layers(variant), model.uses_subwords
     t0 = time.perf_counter()
@@ -199,6 +204,16 @@ def fit_model(
         data.loader("holdout", bs, layers=elmo, subwords=grams),
     )
     return _best(trainer, model), trainer, run, time.perf_counter() - t0
+
+
+def start_from(model: TopicClassifier, checkpoint: Path | str) -> None:
+    """Load the weights of a saved task model into `model`: every parameter, strictly, and only
+    if both read the same vocabularies (a row of an embedding means the same word in both)."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    for key, mine in (("vocab_itos", model.vocab_itos), ("subword_itos", model.subword_itos)):
+        if saved.get(key) != mine:
+            raise ValueError(f"{checkpoint}: its {key} differs from the model's; a model starts only from one of the same data")
+    model.load_state_dict(saved["state_dict"])
 
 
 def _loggers(out_dir: Path, run: Path, variant: dict, seed: int) -> list:
@@ -242,15 +257,17 @@ def mix_summary(model: TopicClassifier) -> dict:
 
 
 def train_and_evaluate(
-    cfg: Config, data: YnatData, seed: int, variant: dict | None, out_dir: Path | None = None, logger: bool = True, **overrides
+    cfg: Config, data: YnatData, seed: int, variant: dict | None, out_dir: Path | None = None, logger: bool = True,
+    init: Path | str | None = None, **overrides,
 ) -> dict:
     """Train one seed of one variant, select on the holdout, score the full dev set once.
 
     `out_dir` is the profile's run folder (default `runs/<profile>`): checkpoints and CSV logs go
     to `out_dir/ynat/<variant>/seed<k>/`, MLflow to `out_dir/mlflow.db` (experiment "ynat").
-    Returns dev `scores` plus holdout_macro_f1 (best epoch), epochs, seconds, mix weights, gamma.
+    `init`: a checkpoint to start from (`fit_model`). Returns dev `scores` plus holdout_macro_f1
+    (best epoch), epochs, seconds, mix weights, gamma.
     """
-    model, trainer, run, seconds = fit_model(cfg, data, seed, variant, out_dir, logger, **overrides)
+    model, trainer, run, seconds = fit_model(cfg, data, seed, variant, out_dir, logger, init, **overrides)
     best = trainer.checkpoint_callback.best_model_score
     result = {
         **evaluate(model, data, "dev"),

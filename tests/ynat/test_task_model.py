@@ -42,12 +42,14 @@ from elmo.ynat.metrics import scores
 from elmo.ynat.model import TopicClassifier
 from elmo.ynat.predict import predict
 from elmo.ynat.subwords import MAX_GRAMS, SubwordVocab, char_ngrams
+from elmo.ynat import train as train_module
 from elmo.ynat.train import (
     best_checkpoint,
     build_model,
     fit_model,
     probabilities,
     resolve_variant,
+    start_from,
     summarize,
     train_and_evaluate,
     uses_layers,
@@ -435,6 +437,51 @@ def test_run_models_distils_a_student_from_its_teachers_ensemble(tmp_path, monke
     for bad in ({"s": {"teacher": "nobody"}}, {"a": {"name": "a", "teacher": "b"}, "b": {"name": "b", "teacher": "a"}}):
         with pytest.raises(ValueError, match="teacher"):
             run_models(cfg, {"pretrained": data}, bad, seeds=(0,), out_dir=tmp_path / "bad", logger=False)
+
+
+def test_a_distilled_student_starts_from_its_own_seeds_teacher(tmp_path, monkeypatch):
+    """With distill_init "teacher", seed k of the student loads seed k's holdout-selected teacher
+    checkpoint and trains for distill_epochs; with "scratch" it starts fresh for max_epochs."""
+    data = make_data(20, 5)
+    models = {"student": {"name": "student", "teacher": "t"}, "t": {"name": "t"}}
+    starts = []
+    original = train_module.start_from
+
+    def spy(model, checkpoint):
+        starts.append(str(checkpoint))
+        original(model, checkpoint)
+
+    monkeypatch.setattr(train_module, "start_from", spy)
+    cfg = tiny_cfg(max_epochs=3, patience=5, distill_epochs=1)
+    out = run_models(cfg, {"pretrained": data}, models, seeds=(0, 1), out_dir=tmp_path, logger=False)
+    assert starts == [str(best_checkpoint(tmp_path / "ynat", r)) for r in out["t"]]  # seed k from teacher seed k
+    assert [r["epochs"] for r in out["student"]] == [1, 1] and [r["epochs"] for r in out["t"]] == [3, 3]
+    starts.clear()
+    cold = run_models(dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, distill_init="scratch")),
+                      {"pretrained": data}, models, seeds=(0,), out_dir=tmp_path / "cold", logger=False)  # fmt: skip
+    assert starts == [] and cold["student"][0]["epochs"] == 3
+    # The weights must fit: a student of another architecture than its teacher cannot start from it.
+    mixed = {"student": {"name": "student", "elmo": True, "teacher": "t"}, "t": {"name": "t"}}
+    with pytest.raises(ValueError, match="differ in \\['elmo'\\]"):
+        run_models(cfg, {"pretrained": data}, mixed, seeds=(0,), out_dir=tmp_path / "mixed", logger=False)
+    with pytest.raises(ValueError, match="distill_init"):
+        run_models(tiny_cfg(distill_init="warm"), {"pretrained": data}, models, seeds=(0,), out_dir=tmp_path / "bad", logger=False)
+
+
+def test_start_from_loads_every_weight_of_a_model_on_the_same_vocabulary(data, tmp_path):
+    model, trainer, _, _ = fit_model(tiny_cfg(max_epochs=1), data, 0, {}, tmp_path, logger=False)
+    path = trainer.checkpoint_callback.best_model_path
+    seed_everything(1)
+    fresh = build_model(tiny_cfg(), data, resolve_variant({}))
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), model.state_dict().values()))
+    start_from(fresh, path)
+    saved = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    assert fresh.state_dict().keys() == saved.keys()
+    assert all(torch.equal(fresh.state_dict()[k], saved[k]) for k in saved)
+    other = build_model(tiny_cfg(), data, resolve_variant({}))
+    other.vocab_itos = list(reversed(other.vocab_itos))  # same sizes, other words: refused
+    with pytest.raises(ValueError, match="vocab_itos differs"):
+        start_from(other, path)
 
 
 def test_l2_penalty_enters_the_loss(data):
