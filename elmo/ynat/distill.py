@@ -11,7 +11,9 @@ scores it) are never targets, and `YnatData.with_targets` refuses targets on the
 
 with w = `FinetuneConfig.distill_weight`; the training loss is the cross-entropy against it
 (label smoothing, if any, then applies to the mix). `elmo.ynat.jobs.run_models` trains the
-teachers first, then every model whose `TaskVariant.teacher` names one.
+teachers first, then every model whose `TaskVariant.teacher` names one; by default each seed of
+the student starts from the same seed's teacher weights and trains only a few more epochs
+(`FinetuneConfig.distill_init`, `distill_epochs`), not a whole run from a random start.
 """
 
 from __future__ import annotations
