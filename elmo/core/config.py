@@ -246,8 +246,9 @@ class FinetuneConfig:
     # Chosen by mean holdout macro-F1 over seeds 0-2 (fp32 on a 2-core Ice Lake host, the teachers
     # of the 4456dc6 fresh clone; README, "Levers of the task recipe"): ELMo (input + output)
     # scratch 84.77, from the teacher 84.86 (4 epochs; 84.77 with 2); no ELMo 84.63 against 84.71
-    # (84.52 with 2). A student from its teacher takes ~45 % of a scratch student's time (87 against
-    # 181-216 s for ELMo, 32-43 against 96-105 s without, one core each).
+    # (84.52 with 2). A student from its teacher takes 35-45 % of a scratch student's time (69-95
+    # against 181-216 s for ELMo, 32-45 against 96-105 s without, one core each; 03 of the c9edb26
+    # and 4456dc6 fresh clones).
     distill_init: str = "teacher"
     distill_epochs: int = 4
     max_train: int | None = None  # subset of YNAT train (tiny)

@@ -320,13 +320,22 @@ def run_models(
     for key, teacher in teachers.items():
         if teacher not in models or teacher in teachers:
             raise ValueError(f"model {key!r}: its teacher {teacher!r} must be another model of this run, not distilled itself")
+    run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
     warm = _warm_students(cfg, variants, teachers)
+
+    def make_job(key: str, seed: int) -> Job:
+        if key not in warm:
+            return Job(models[key], seed, data=bilms[key])
+        # From the holdout-selected checkpoint of its own seed's teacher (written before it starts).
+        teacher_run = {"variant": variants[teachers[key]]["name"], "seed": seed}
+        return Job(models[key], seed, data=bilms[key], trainer=(("max_epochs", cfg.finetune.distill_epochs),),
+                   init=str(best_checkpoint(run_root, teacher_run)))  # fmt: skip
+
     pairs = [(key, s) for key in models for s in seeds]
-    jobs = [Job(models[key], s, data=bilms[key], trainer=warm.get(key, ())) for key, s in pairs]
+    jobs = [make_job(key, s) for key, s in pairs]
     # A student waits for every seed of its teacher, then trains on its seed ensemble's targets.
     jobs = [dataclasses.replace(job, after=tuple(i for i, (k, _) in enumerate(pairs) if k == teachers[key]))
             if key in teachers else job for job, (key, _) in zip(jobs, pairs)]  # fmt: skip
-    run_root = Path(out_dir if out_dir is not None else run_dir(cfg.profile)) / "ynat"
 
     key_of = {v["name"]: key for key, v in variants.items()}
     made: dict[tuple, np.ndarray] = {}  # one teacher ensemble's targets serve all its student's seeds
@@ -337,10 +346,7 @@ def run_models(
         if runs not in made:
             made[runs] = teacher_targets(data_by_bilm[job.data], data_by_bilm[bilms[teacher]], run_root, teacher_runs,
                                          cfg.finetune.distill_weight)  # fmt: skip
-        init = None
-        if key_of[resolve_variant(job.variant)["name"]] in warm:  # from its own seed's teacher
-            init = str(best_checkpoint(run_root, next(r for r in teacher_runs if r["seed"] == job.seed)))
-        return dataclasses.replace(job, targets=made[runs], init=init)
+        return dataclasses.replace(job, targets=made[runs])
 
     return _by_key(models, pairs, run_jobs(cfg, data_by_bilm, jobs, out_dir, logger, workers, prepare=with_targets))
 
@@ -348,22 +354,22 @@ def run_models(
 DISTILL_INITS = ("teacher", "scratch")  # FinetuneConfig.distill_init
 
 
-def _warm_students(cfg: Config, variants: dict[str, dict], teachers: dict[str, str]) -> dict[str, tuple]:
-    """{student key: its Trainer overrides} for the students that start from their teacher's
-    weights (`FinetuneConfig.distill_init` "teacher"); {} for "scratch". A student and its
-    teacher must be the same model but for the targets, or the weights would not fit."""
+def _warm_students(cfg: Config, variants: dict[str, dict], teachers: dict[str, str]) -> set[str]:
+    """The keys of the students that start from their teacher's weights (`FinetuneConfig.distill_init`
+    "teacher"); none for "scratch". A student and its teacher must be the same model but for the
+    targets, or the weights would not fit."""
     f = cfg.finetune
     if f.distill_init not in DISTILL_INITS:
         raise ValueError(f"distill_init must be one of {DISTILL_INITS}, not {f.distill_init!r}")
     if f.distill_init == "scratch":
-        return {}
+        return set()
     for key, teacher in teachers.items():
         mine, theirs = ({k: v for k, v in variants[m].items() if k not in ("name", "teacher")} for m in (key, teacher))
         if mine != theirs:
             diff = sorted(k for k in mine if mine[k] != theirs[k])
             raise ValueError(f"model {key!r} starts from its teacher {teacher!r}'s weights (distill_init 'teacher'), "
                              f"but they differ in {diff}: use distill_init='scratch' or the same variant")  # fmt: skip
-    return {key: (("max_epochs", f.distill_epochs),) for key in teachers}
+    return set(teachers)
 
 
 def run_job(cfg: Config, data: YnatData, job: Job, out_dir: Path | None, logger: bool,
