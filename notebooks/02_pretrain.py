@@ -22,6 +22,9 @@
 # softmax shared by both directions. The forward
 # LM predicts token *t+1* from tokens ≤ *t*; the backward LM predicts *t−1* from tokens ≥ *t*
 # (the seed's single `bidirectional=True` LSTM let both read their target: `tests/bilm/test_model.py`).
+# On the `cpu` profile a training window holds a petition's consecutive sentences (up to 64
+# tokens, `<eos>` between them), so each LM also reads across sentence boundaries; ELMo later
+# reads one sentence at a time, and the table below scores the biLM both ways.
 #
 # Training runs once per config: a rerun reuses the saved artifact, and an interrupted run
 # resumes from its last checkpoint at the same step with the same optimizer state.
@@ -80,8 +83,9 @@ fig
 # Perplexity per predicted token, pads excluded: the forward LM predicts every token and `<eos>`,
 # the backward LM every token and `<bos>`. Tokens outside the vocabulary are `<unk>` targets
 # for both models. The reference is an interpolated modified Kneser–Ney trigram fitted on the
-# same training sentences, with the same vocabulary and the same predicted tokens. One fit
-# scores the pooled held-out sentences ("all") and each source's own.
+# same training sentences, with the same vocabulary and the same predicted tokens (a window of
+# several sentences predicts exactly what its sentences do one by one). One fit scores the pooled
+# held-out sentences ("all") and each source's own.
 
 # %%
 corpus = load_corpus(cfg.data, progress=False)

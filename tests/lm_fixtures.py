@@ -43,6 +43,19 @@ def synthetic_corpus(n_train=96, n_eval=16, seed=0) -> Corpus:
     )
 
 
+def paired_corpus(n_train=160, n_eval=24, seed=0) -> Corpus:
+    """Documents of two sentences, [w, "는", "."] then [w, "를", "."]: the second sentence's w is
+    the first's, so an LM that reads across the boundary (DataConfig.context="document") can
+    predict it, and one that reads a sentence at a time cannot."""
+    rng = random.Random(seed)
+    splits = {}
+    for name, n in (("train", n_train), ("valid", n_eval), ("test", n_eval)):
+        words = [rng.choice(WORDS) for _ in range(n)]
+        splits[name] = [s for w in words for s in ([w, "는", "."], [w, "를", "."])]
+    return Corpus(**splits, documents={"petitions": {"train": n_train, "valid": n_eval, "test": n_eval}},
+                  doc_starts={name: list(range(0, len(sents), 2)) for name, sents in splits.items()})  # fmt: skip
+
+
 def tiny_config(recurrence=None, **train):
     t = {"batch_size": 16, "max_epochs": 2, "max_minutes": None, "precision": "32-true", "optimizer": "adam", "lr": 3e-3}
     t.update(train)

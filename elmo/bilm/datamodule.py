@@ -96,16 +96,25 @@ class PetitionsLM(pl.LightningDataModule):
         corpus = self.corpus = self.corpus or load_corpus(self.cfg.data, self.root, progress=False)
         d = self.cfg.data
         self.encoder = TextEncoder.build(corpus.train, settings_of(d), d.min_freq, d.max_vocab)
-        self.datasets = {s: EncodedSentences(corpus.split(s), self.encoder) for s in ("train", "valid", "test")}
+        self.datasets = {s: EncodedSentences(self.windows(s), self.encoder) for s in ("train", "valid", "test")}
+
+    def windows(self, split: str, source: str | None = None, context: str | None = None) -> list[list[str]]:
+        """The LM windows of a split (`DataConfig.context`, or `context` to override it)."""
+        d = self.cfg.data
+        return self.corpus.lm_windows(split, source, context or d.context, d.max_tokens)
 
     def held_out(self) -> list[tuple[str, str]]:
         """(source, split) of every non-empty held-out split of each source, when there are several."""
         sources = self.corpus.sources if self.corpus is not None and len(self.corpus.sources) > 1 else []
         return [(src, s) for src in sources for s in ("valid", "test") if self.corpus.split(s, src)]
 
-    def loader(self, split: str, shuffle: bool = False, source: str | None = None) -> DataLoader:
-        """Batches of one split, of every source or of one (`source`, for per-source perplexity)."""
-        ds = self.datasets[split] if source is None else EncodedSentences(self.corpus.split(split, source), self.encoder)
+    def loader(self, split: str, shuffle: bool = False, source: str | None = None, context: str | None = None) -> DataLoader:
+        """Batches of one split, of every source or of one (`source`, for per-source perplexity),
+        in the config's windows or in `context`'s ("sentence": one sentence at a time)."""
+        if source is None and context in (None, self.cfg.data.context):
+            ds = self.datasets[split]
+        else:
+            ds = EncodedSentences(self.windows(split, source, context), self.encoder)
         bs = self.cfg.train.batch_size
         sampler = BucketBatchSampler(ds.lengths(), bs, shuffle=shuffle, seed=self.cfg.seed)
         return DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate, num_workers=self.cfg.train.num_workers)

@@ -69,10 +69,13 @@ def ngram_reference(
 
 
 def perplexity_table(bilm: dict, ngram: dict, order: int) -> pd.DataFrame:
-    """Rows: model x split; columns: forward, backward (and the biLM's mean-NLL perplexity)."""
+    """Rows: model x split; columns: forward, backward (and the biLM's mean-NLL perplexity). A
+    biLM that read documents (`DataConfig.context`) gets a second row: one sentence at a time."""
     rows = []
     for split in ("valid", "test"):
         rows.append({"model": BILM_LABEL, "split": split, **_pick(bilm[split])})
+        if "one_sentence" in bilm:  # trained on document windows: the same model without that context
+            rows.append({"model": f"{BILM_LABEL}, one sentence at a time", "split": split, **_pick(bilm["one_sentence"][split])})
         rows.append({"model": f"Kneser-Ney {order}-gram", "split": split, **_pick(ngram[split])})
     return pd.DataFrame(rows).set_index(["split", "model"]).round(1)
 

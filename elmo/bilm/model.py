@@ -30,7 +30,7 @@ from elmo.bilm.recurrence import make_lstm
 from elmo.bilm.shapes import bucket, pad_rows
 from elmo.bilm.softmax import make_softmax
 from elmo.core.config import Config, ModelConfig
-from elmo.data.text import PAD_ID, TextEncoder
+from elmo.data.text import BOS_ID, EOS_ID, PAD_ID, TextEncoder
 
 FORMAT_VERSION = 1
 # PyTorch warns once per process that LSTMP has no oneDNN kernel; it is expected (KNOWN.md).
@@ -133,7 +133,9 @@ class BiLM(nn.Module):
 
         The forward LM predicts token_ids[:, 1:] from positions :-1 (tok_1 .. tok_n and <eos>),
         the backward LM predicts token_ids[:, :-1] from positions 1: (tok_n .. tok_1 and <bos>);
-        a pair counts only when both its source and target positions are real.
+        a pair counts only when both its source and target positions are real. A row may hold
+        several sentences, [<bos>, s_1, <eos>, s_2, <eos>]: the forward LM predicts each <eos>,
+        the backward LM predicts <bos> where an inner <eos> stands (the start of s_2).
 
         # Parameters
         char_ids : (B, T, W) long. token_ids : (B, T) long. mask : (B, T) bool.
@@ -155,7 +157,11 @@ class BiLM(nn.Module):
         hidden = torch.cat([h_fwd.reshape(b * t, p).index_select(0, left),
                             h_bwd.reshape(b * t, p).index_select(0, right)])  # fmt: skip
         flat = token_ids.reshape(b * t)
-        targets = torch.cat([flat[right], flat[left]])
+        # Where sentences share a window (`DataConfig.context="document"`), the <eos> between two
+        # sentences is, read right to left, where the second begins: the backward LM predicts
+        # <bos> there, as at the start of a window. (No-op for one sentence a row: its <eos> is
+        # never a backward target.)
+        targets = torch.cat([flat[right], flat[left].masked_fill(flat[left] == EOS_ID, BOS_ID)])
         # One call for both directions: a sampled head then shares its negatives.
         nll_fwd, nll_bwd = self.softmax(hidden, targets).chunk(2)
         n = pairs.sum()

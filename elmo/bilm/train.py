@@ -293,6 +293,8 @@ def finish(cfg: Config, dm: PetitionsLM, trainer: pl.Trainer, artifact: Path, tr
     task = BiLMTask.load_from_checkpoint(best, map_location="cpu") if best else trainer.lightning_module
     model = task.model.float().eval()
     results = {split: evaluate(model, dm.loader(split)) for split in ("valid", "test")}
+    if cfg.data.context != "sentence":  # what the context buys: the same model, one sentence at a time
+        results["one_sentence"] = {split: evaluate(model, dm.loader(split, context="sentence")) for split in ("valid", "test")}
     for source, split in dm.held_out():  # each source's own held-out perplexity, beside the pooled one
         results.setdefault("sources", {}).setdefault(source, {})[split] = evaluate(model, dm.loader(split, source=source))
     results.update(train_seconds=train_seconds, epochs=trainer.current_epoch, global_step=trainer.global_step)

@@ -28,7 +28,7 @@ from elmo.core.sources import CorpusSource
 from elmo.data.documents import Document, read_source
 from elmo.data.download import data_root
 from elmo.data.readers import Petition, clean_text, split_of
-from elmo.data.text import Tokenizer, TokenizerSettings, split_long
+from elmo.data.text import Tokenizer, TokenizerSettings, pack_sentences, split_long
 
 CACHE_VERSION = 3  # bump when the cleaning or splitting code changes what is cached
 SPLITS = ("train", "valid", "test")
@@ -40,8 +40,10 @@ class Corpus:
     """Tokenized sentences per split; each sentence is a window of at most `max_tokens` tokens.
 
     documents : {source: {split: documents}}. spans : {split: {source: [start, end)}}, where each
-    source's sentences lie in that split's list (sources in config order). log : {source: what
-    reading kept and dropped (`SourceLog`)}. digest : a key of everything the corpus was made of.
+    source's sentences lie in that split's list (sources in config order). doc_starts : {split:
+    the index of each document's first sentence in that list} (empty for a corpus of loose
+    sentences: each is then its own document). log : {source: what reading kept and dropped
+    (`SourceLog`)}. digest : a key of everything the corpus was made of.
     """
 
     train: list[list[str]]
@@ -49,6 +51,7 @@ class Corpus:
     test: list[list[str]]
     documents: dict[str, dict[str, int]] = field(default_factory=dict)
     spans: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    doc_starts: dict[str, list[int]] = field(default_factory=dict)
     log: dict[str, dict] = field(default_factory=dict)
     digest: str = ""
 
@@ -63,6 +66,20 @@ class Corpus:
             raise KeyError(f"no source {source!r} in this corpus (sources: {self.sources})")
         start, end = self.spans[name][source]
         return sents[start:end]
+
+    def lm_windows(self, name: str, source: str | None = None, context: str = "sentence",
+                   max_tokens: int = 64) -> list[list[str]]:  # fmt: skip
+        """What the biLM reads of a split (`DataConfig.context`): "sentence", one window per
+        sentence; "document", each document's consecutive sentences packed into windows of at most
+        `max_tokens` tokens with <eos> between them (`elmo.data.text.pack_sentences`)."""
+        sents = self.split(name, source)
+        if context == "sentence":
+            return sents
+        if context != "document":
+            raise ValueError(f"context must be 'sentence' or 'document', not {context!r}")
+        offset = self.spans[name][source][0] if source is not None else 0
+        starts = self.doc_starts.get(name) or range(offset, offset + len(sents))
+        return pack_sentences(sents, [i - offset for i in starts if offset <= i < offset + len(sents)], max_tokens)
 
     @property
     def sources(self) -> list[str]:
@@ -127,19 +144,23 @@ def assemble(parts: list, cfg: DataConfig) -> Corpus:
             raise ValueError(f"two sources are named {source.name!r}: names key the per-source results")
         counts = dict.fromkeys(SPLITS, 0)
         buckets: dict[str, list] = {s: [] for s in SPLITS}
+        starts: dict[str, list[int]] = {s: [] for s in SPLITS}
         for doc, doc_sents in zip(docs, sents):
             name = split_of(doc.id, cfg.split_fractions, cfg.split_seed)
             counts[name] += 1
+            starts[name].append(len(buckets[name]))
             for sent in doc_sents:
                 buckets[name].extend(split_long(sent, cfg.max_tokens))
         corpus.documents[source.name] = counts
         corpus.log[source.name] = source_log.to_dict()
         for name in SPLITS:
-            per_split[name][source.name] = buckets[name]
+            per_split[name][source.name] = (buckets[name], starts[name])
     for name in SPLITS:
         sents = getattr(corpus, name)
-        for source_name, bucket in per_split[name].items():
+        corpus.doc_starts[name] = []
+        for source_name, (bucket, starts_in_bucket) in per_split[name].items():
             corpus.spans[name][source_name] = [len(sents), len(sents) + len(bucket)]
+            corpus.doc_starts[name] += [len(sents) + i for i in starts_in_bucket]
             sents.extend(bucket)
     corpus.digest = hashlib.sha256(json.dumps([p[4] for p in parts]).encode()).hexdigest()[:16]
     return corpus

@@ -223,6 +223,35 @@ class TextEncoder:
             return cls.from_dict(json.load(f))
 
 
+def pack_sentences(sentences: Sequence[Sequence[str]], doc_starts: Sequence[int], max_tokens: int) -> list[list[str]]:
+    """Consecutive sentences of each document in LM windows of at most `max_tokens` tokens.
+
+    doc_starts : the index of each document's first sentence (ascending; sentences before the
+    first start form a document of their own). A window takes the next sentence of its document
+    while it fits, with one <eos> between two sentences; it never crosses a document, never splits
+    a sentence (each is at most `max_tokens` already, `split_long`), and keeps their order. Every
+    sentence still yields its tokens and one boundary as targets in each direction (the forward LM
+    predicts that <eos>, the backward LM reads it as the next sentence's <bos>: `BiLM.nll`), so a
+    packed split has exactly the predicted positions of the unpacked one.
+    """
+    bounds = sorted({0, *doc_starts, len(sentences)})
+    windows: list[list[str]] = []
+    for start, end in zip(bounds, bounds[1:]):
+        window: list[str] = []
+        for sent in sentences[start:end]:
+            if len(sent) > max_tokens:
+                raise ValueError(f"a sentence of {len(sent)} tokens does not fit max_tokens={max_tokens}: split_long it first")
+            if window and len(window) + 1 + len(sent) > max_tokens:
+                windows.append(window)
+                window = []
+            if window:
+                window.append(EOS)
+            window.extend(sent)
+        if window:
+            windows.append(window)
+    return windows
+
+
 def split_long(tokens: Sequence[str], max_tokens: int) -> list[list[str]]:
     """Split a token sequence into windows of at most max_tokens; nothing is dropped."""
     if max_tokens < 1:

@@ -77,6 +77,9 @@ def pretrain_markdown(p: dict) -> str:
     for split in ("valid", "test"):
         b, n = p["biLM"][split], p["ngram3"][split]
         rows.append(f"| biLM (this repo) | {split} | {b['forward_ppl']:.1f} | {b['backward_ppl']:.1f} |")
+        if "one_sentence" in p["biLM"]:
+            o = p["biLM"]["one_sentence"][split]
+            rows.append(f"| the same biLM, one sentence at a time | {split} | {o['forward_ppl']:.1f} | {o['backward_ppl']:.1f} |")
         rows.append(f"| Kneser–Ney 3-gram, same tokens | {split} | {n['forward_ppl']:.1f} | {n['backward_ppl']:.1f} |")
     for source, splits in p.get("ngram3_sources", {}).items() if "sources" in p["biLM"] else ():
         for split, n in splits.items():

@@ -11,7 +11,7 @@ from lm_fixtures import TOY_SENTENCES, toy_model_config
 from elmo.bilm.model import BiLM, reverse_padded
 from elmo.bilm.recurrence import RECURRENCES, ProjectedLSTM
 from elmo.core.config import get_config
-from elmo.data.text import PAD_ID, TextEncoder, TokenizerSettings
+from elmo.data.text import BOS_ID, EOS, EOS_ID, PAD_ID, TextEncoder, TokenizerSettings
 
 SENTENCES = TOY_SENTENCES
 CFG = toy_model_config()  # dropout 0.3: eval-mode and frozen-biLM tests see it
@@ -142,9 +142,13 @@ def test_no_direction_sees_the_token_it_predicts(encoder, recurrence):
     assert not torch.allclose(fwd[0, t], fwd4[0, t]) and not torch.allclose(bwd[0, t], bwd4[0, t])
 
 
-def test_nll_targets_are_next_and_previous_tokens(encoder):
+@pytest.mark.parametrize("packed", [False, True], ids=["one-sentence-rows", "two-sentence-rows"])
+def test_nll_targets_are_next_and_previous_tokens(encoder, packed):
+    """Packed rows ([<bos>, s_1, <eos>, s_2, <eos>], DataConfig.context="document"): the forward LM
+    predicts the inner <eos>, the backward LM predicts <bos> there (s_2 starts)."""
     model = _model(encoder).eval()
-    char_ids, token_ids, mask = _batch(encoder, SENTENCES[:3])
+    rows = [SENTENCES[i] + [EOS] + SENTENCES[i + 1] for i in range(3)] if packed else SENTENCES[:3]
+    char_ids, token_ids, mask = _batch(encoder, rows)
     with torch.no_grad():
         fwd, bwd = model.direction_log_probs(char_ids, mask)
         out = model.nll(char_ids, token_ids, mask)
@@ -153,7 +157,9 @@ def test_nll_targets_are_next_and_previous_tokens(encoder):
         n = int(mask[b].sum())
         count += n - 1
         want_f -= sum(fwd[b, t, token_ids[b, t + 1]] for t in range(n - 1))
-        want_b -= sum(bwd[b, t, token_ids[b, t - 1]] for t in range(1, n))
+        previous = [BOS_ID if token_ids[b, t - 1] == EOS_ID else token_ids[b, t - 1] for t in range(1, n)]
+        assert (EOS_ID in token_ids[b, 1 : n - 1]) == packed
+        want_b -= sum(bwd[b, t, previous[t - 1]] for t in range(1, n))
     assert out["n_predicted"].item() == count
     assert out["forward_nll"].item() == pytest.approx(float(want_f), rel=1e-5)
     assert out["backward_nll"].item() == pytest.approx(float(want_b), rel=1e-5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
-from lm_fixtures import synthetic_corpus, tiny_config
+from lm_fixtures import paired_corpus, synthetic_corpus, tiny_config
 
 from elmo.bilm.model import BiLM
 from elmo.bilm.recurrence import RECURRENCES
@@ -32,6 +32,19 @@ def test_pretrain_learns_and_writes_artifact(tmp_path):
     assert results["test"]["forward_ppl"] > 1 and results["test"]["backward_ppl"] > 1
     assert list((tmp_path / "pretrain" / "logs").glob("version_*/metrics.csv"))
     assert (tmp_path / "mlflow.db").exists()
+
+
+def test_document_windows_let_the_lm_read_the_previous_sentence(tmp_path):
+    cfg = tiny_config(max_epochs=10, lr=1e-2)
+    cfg.data.context = "document"
+    artifact = pretrain(cfg, out=tmp_path, corpus=paired_corpus(), **QUIET)
+    results = json.loads((artifact / "run.json").read_text())["results"]
+    # Per document, 8 targets a direction. Read a sentence at a time, the word w of each sentence
+    # (1 of 10) and its particle (which of the two sentences is this?) are guesses: no model can
+    # go below exp((2 ln 10 + 2 ln 2) / 8) = 2.11. Reading both, only the first w is: 1.33. So
+    # below 2.11 the model reads across the boundary; the same model one sentence at a time cannot.
+    assert results["valid"]["n_predicted"] == results["one_sentence"]["valid"]["n_predicted"] == 24 * 8
+    assert results["valid"]["ppl"] < 1.9 and results["one_sentence"]["valid"]["ppl"] > 2.11
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "adagrad"])

@@ -8,6 +8,7 @@ from elmo.core.config import get_config
 from elmo.core.sources import CorpusSource
 from elmo.data import corpus as C
 from elmo.data.readers import read_petitions, split_of
+from elmo.data.text import EOS
 
 
 def write_sources(tmp_path, n=80):
@@ -39,6 +40,24 @@ def test_sources_split_by_document_with_spans(tmp_path):
     assert all(len(v) == 1 for v in side.values())
     assert sum(corpus.documents["a"].values()) == 80 and corpus.documents["b"]["valid"] > 0
     assert corpus.log["a"]["documents"] == 80
+
+
+def test_document_windows_pack_each_documents_sentences_and_never_cross_one(tmp_path):
+    sources = write_sources(tmp_path)
+    corpus = C.load_corpus(data_cfg(sources), cache_dir=tmp_path / "cache", progress=False)
+    for name in C.SPLITS:
+        starts = corpus.doc_starts[name]
+        assert len(starts) == sum(corpus.documents[src][name] for src in corpus.sources)
+        assert all(corpus.split(name)[i][2] == "입니다." for i in starts)  # each document's first sentence
+        for source in (None, "a", "b"):
+            windows = corpus.lm_windows(name, source, "document", max_tokens=32)
+            # Both sentences of a document in one window, one document a window ("가 문서3 입니다." <eos> ...).
+            assert len(windows) == len(corpus.split(name, source)) // 2
+            assert all(w[3] == EOS and w[1] == w[5] for w in windows)
+            assert corpus.lm_windows(name, source, "sentence") == corpus.split(name, source)
+    assert corpus.lm_windows("train", "b", "document", max_tokens=3) == corpus.split("train", "b")  # no room: one a window
+    with pytest.raises(ValueError, match="context"):
+        corpus.lm_windows("train", None, "paragraph")
 
 
 def test_cache_is_reused_and_its_key_covers_budget_and_tokenizer(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ from elmo.data.text import (
     Tokenizer,
     TokenizerSettings,
     Vocab,
+    pack_sentences,
     split_long,
 )
 
@@ -108,3 +109,22 @@ def test_morpheme_tokenizer_and_empty_text():
 def test_sentence_splitter():
     assert len(Tokenizer().split_sentences("첫 문장입니다. 두 번째 문장입니다.")) == 2
     assert Tokenizer().split_sentences("  ") == []
+
+
+def test_pack_sentences_fills_windows_within_each_document_in_order():
+    sents = [["a"] * 3, ["b"] * 2, ["c"] * 4, ["d"] * 1, ["e"] * 5, ["f"] * 2]
+    windows = pack_sentences(sents, [0, 3], max_tokens=7)
+    # Document 1: a+b fit (3+1+2), c does not; document 2 starts at d whatever room is left.
+    assert windows == [["a"] * 3 + [EOS] + ["b"] * 2, ["c"] * 4, ["d"] + [EOS] + ["e"] * 5, ["f"] * 2]
+    assert all(len(w) <= 7 for w in windows)
+    # The same tokens in the same order, and one boundary per sentence in each direction:
+    # (tokens + inner <eos>) + one <eos> per window = tokens + one per sentence.
+    assert [t for w in windows for t in w if t != EOS] == [t for s in sents for t in s]
+    assert sum(len(w) + 1 for w in windows) == sum(len(s) + 1 for s in sents)
+    assert pack_sentences(sents, range(len(sents)), 7) == sents  # one sentence a document
+    assert pack_sentences([], [], 7) == []
+
+
+def test_pack_sentences_refuses_a_sentence_longer_than_a_window():
+    with pytest.raises(ValueError, match="split_long"):
+        pack_sentences([["a"] * 8], [0], max_tokens=7)
