@@ -22,9 +22,9 @@
 # softmax shared by both directions. The forward
 # LM predicts token *t+1* from tokens ≤ *t*; the backward LM predicts *t−1* from tokens ≥ *t*
 # (the seed's single `bidirectional=True` LSTM let both read their target: `tests/bilm/test_model.py`).
-# On the `cpu` profile a training window holds a petition's consecutive sentences (up to 64
-# tokens, `<eos>` between them), so each LM also reads across sentence boundaries; ELMo later
-# reads one sentence at a time, and the table below scores the biLM both ways.
+# A training window is one sentence, as ELMo later reads a headline; with
+# `DataConfig.context="document"` it holds a document's consecutive sentences instead (up to
+# `max_tokens`, `<eos>` between them), and the table below scores that biLM both ways.
 #
 # Training runs once per config: a rerun reuses the saved artifact, and an interrupted run
 # resumes from its last checkpoint at the same step with the same optimizer state.
