@@ -37,7 +37,7 @@ def test_pretrain_learns_and_writes_artifact(tmp_path):
 def test_document_windows_let_the_lm_read_the_previous_sentence(tmp_path):
     cfg = tiny_config(max_epochs=10, lr=1e-2)
     cfg.data.context = "document"
-    artifact = pretrain(cfg, out=tmp_path, corpus=paired_corpus(), **QUIET)
+    artifact = pretrain(cfg, out=tmp_path, corpus=paired_corpus(), log_every_n_steps=5, **QUIET)  # 10 steps an epoch
     results = json.loads((artifact / "run.json").read_text())["results"]
     # Per document, 8 targets a direction. Read a sentence at a time, the word w of each sentence
     # (1 of 10) and its particle (which of the two sentences is this?) are guesses: no model can
