@@ -161,7 +161,8 @@ class BiLM(nn.Module):
         # sentences is, read right to left, where the second begins: the backward LM predicts
         # <bos> there, as at the start of a window. (No-op for one sentence a row: its <eos> is
         # never a backward target.)
-        targets = torch.cat([flat[right], flat[left].masked_fill(flat[left] == EOS_ID, BOS_ID)])
+        previous = flat[left]
+        targets = torch.cat([flat[right], previous.masked_fill(previous == EOS_ID, BOS_ID)])
         # One call for both directions: a sampled head then shares its negatives.
         nll_fwd, nll_bwd = self.softmax(hidden, targets).chunk(2)
         n = pairs.sum()

@@ -72,14 +72,14 @@ class Corpus:
         """What the biLM reads of a split (`DataConfig.context`): "sentence", one window per
         sentence; "document", each document's consecutive sentences packed into windows of at most
         `max_tokens` tokens with <eos> between them (`elmo.data.text.pack_sentences`)."""
-        sents = self.split(name, source)
-        if context == "sentence":
-            return sents
-        if context != "document":
+        if context not in ("sentence", "document"):
             raise ValueError(f"context must be 'sentence' or 'document', not {context!r}")
+        sents = self.split(name, source)
+        if context == "sentence" or not self.doc_starts.get(name):  # loose sentences: each its own document
+            return sents
         offset = self.spans[name][source][0] if source is not None else 0
-        starts = self.doc_starts.get(name) or range(offset, offset + len(sents))
-        return pack_sentences(sents, [i - offset for i in starts if offset <= i < offset + len(sents)], max_tokens)
+        starts = [i - offset for i in self.doc_starts[name] if offset <= i < offset + len(sents)]
+        return pack_sentences(sents, starts, max_tokens)
 
     @property
     def sources(self) -> list[str]:
