@@ -24,7 +24,7 @@
 # * **NER**: KLUE-NER dev, the entity type of each eojeol (PS, LC, OG, DT, TI, QT) or O.
 #
 # **Features** of an eojeol: layer 0 (the char-CNN token layer), layer 1 and layer 2 (the
-# biLSTMs), the ELMo mix γ Σ s_j h_j with the s_j and γ learned by the YNAT model of `03_finetune`,
+# biLSTMs), the ELMo mix γ Σ s_j h_j with the s_j and γ learned by 03's main YNAT model (its input mix),
 # GloVe trained on the same petition tokens (`elmo.embed.glove`), and a **control**: the same mix of a
 # randomly initialised biLM of the same shape reading through the same character vocabulary —
 # what the architecture gives without any language-model training.

@@ -115,7 +115,9 @@ def comparison_rows(r: dict) -> list[tuple[str, str, str]]:
 
 
 def _full_data_placement(r: dict) -> str:
-    if "finetune" not in r:
+    """Both placements on all the data, where 03 trained both (since issue 16's time budget it
+    trains only input + output)."""
+    if "elmo_input" not in r.get("finetune", {}).get("summary", {}):
         return ""
     return f"; all the data (03): {_finetune_f1(r, 'elmo_input'):.1f} / {_finetune_f1(r, 'elmo_input_output'):.1f}"
 

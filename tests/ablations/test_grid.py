@@ -11,14 +11,27 @@ from lm_fixtures import TOY_SENTENCES, tiny_config, toy_model_config
 from scipy.stats import ttest_rel
 from task_fixtures import make_data, tiny_cfg
 
+import elmo.ablations.adaptation as adaptation
 from elmo.ablations.adaptation import adapt_bilm, adaptation_summary
-from elmo.ablations.efficiency import subsample_fit
-from elmo.ablations.grid import GRID, MAIN, NO_ELMO, PAIRS, TFIDF, weights_heatmap_figure
+from elmo.ablations.efficiency import sample_efficiency, step_schedule, subsample_fit
+from elmo.ablations.grid import (
+    EFFICIENCY_MODELS,
+    FINETUNE_KEYS,
+    GRID,
+    MAIN,
+    NO_ELMO,
+    PAIRS,
+    TFIDF,
+    reuse_finetune_runs,
+    weights_heatmap_figure,
+)
 from elmo.ablations.significance import paired, paired_table
 from elmo.bilm.model import BiLM
+from elmo.core.config import get_config
 from elmo.data.text import TextEncoder, TokenizerSettings
 from elmo.ynat.baselines import tfidf_on_fit
 from elmo.ynat.jobs import run_grid
+from elmo.ynat.results import FinetuneResults, run_provenance
 from elmo.ynat.train import resolve_variant
 
 # ----------------------------------------------------------------------------- the grid
@@ -175,9 +188,6 @@ def test_adapt_one_epoch_continues_from_the_saved_weights(toy_artifact, tmp_path
 
 
 def test_reuse_of_03_runs_only_with_the_same_settings_and_biLM(tmp_path):
-    from elmo.ablations.grid import FINETUNE_KEYS, reuse_finetune_runs
-    from elmo.ynat.results import FinetuneResults, run_provenance
-
     artifact = tmp_path / "bilm"
     artifact.mkdir()
     (artifact / "config.json").write_text(json.dumps({"weights_sha256": "ab" * 32}))
@@ -186,15 +196,24 @@ def test_reuse_of_03_runs_only_with_the_same_settings_and_biLM(tmp_path):
     out = tmp_path / "run"
     assert reuse_finetune_runs(out, cfg, artifact) == {}  # 03 has not run
     FinetuneResults(saved, run_provenance(cfg, artifact)).write(out)
-    assert reuse_finetune_runs(out, cfg, artifact) == {MAIN: runs, NO_ELMO: runs, TFIDF: runs}
+    assert reuse_finetune_runs(out, cfg, artifact) == {"input_output": runs, NO_ELMO: runs, TFIDF: runs}
     assert reuse_finetune_runs(out, tiny_cfg(lr=0.5), artifact) == {}  # other settings
     (artifact / "config.json").write_text(json.dumps({"weights_sha256": "cd" * 32}))
     assert reuse_finetune_runs(out, cfg, artifact) == {}  # another biLM
 
 
-def test_step_schedule_gives_small_fractions_the_reference_steps():
-    from elmo.ablations.efficiency import step_schedule
+def test_every_arm_of_the_learning_curve_at_100_percent_is_a_model_03_trains():
+    # The curve's 100 % points are 03's runs: an arm whose grid variant 03 does not train with the
+    # same settings would be trained again in 04 (on all the data: a third of 03's time each).
+    for profile in ("tiny", "cpu", "gpu"):
+        models = get_config(profile).finetune.models
+        for arm, grid_key in EFFICIENCY_MODELS.items():
+            assert grid_key in FINETUNE_KEYS, arm
+            mine, theirs = resolve_variant(GRID[grid_key]), resolve_variant(models[FINETUNE_KEYS[grid_key]])
+            assert {**mine, "name": None} == {**theirs, "name": None}, (profile, arm)
 
+
+def test_step_schedule_gives_small_fractions_the_reference_steps():
     cfg = tiny_cfg(batch_size=256, max_epochs=10)
     # 4,112 rows = 17 batches an epoch; 411 rows = 2: 9 small epochs count as one.
     assert step_schedule(cfg, 411, 4112) == {"max_epochs": 90, "check_val_every_n_epoch": 9}
@@ -205,8 +224,6 @@ def test_step_schedule_gives_small_fractions_the_reference_steps():
 def test_sample_efficiency_with_equal_steps_trains_more_epochs(tmp_path):
     data = make_data(n_per_class=12, n_dev_per_class=4)
     cfg = tiny_cfg(max_epochs=1, batch_size=8)
-    from elmo.ablations.efficiency import sample_efficiency, step_schedule
-
     df = sample_efficiency(cfg, data, (0.2,), seeds=[0], models={"without ELMo": NO_ELMO}, out_dir=tmp_path,
                            logger=False, equal_steps_as=1.0)
     n_small, n_ref = len(subsample_fit(data, 0.2).fit), len(data.fit)
@@ -219,8 +236,6 @@ def test_sample_efficiency_with_equal_steps_trains_more_epochs(tmp_path):
 
 
 def test_task_data_builds_only_what_a_variant_reads_and_adapts_on_train_titles(tmp_path, monkeypatch):
-    import elmo.ablations.adaptation as adaptation
-
     data, calls = make_data(n_per_class=6, n_dev_per_class=3), []
     monkeypatch.setattr(adaptation, "glove_vectors", lambda cfg: calls.append("glove") or "vectors")
     monkeypatch.setattr(adaptation, "adapt_bilm", lambda cfg, artifact, titles, out, epochs: calls.append(titles) or out)
