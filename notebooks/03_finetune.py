@@ -56,6 +56,7 @@ from elmo.ynat.report import (
     curves_figure,
     goal_table,
     holdout_curves,
+    mix_table,
     per_class_table,
     results_figure,
 )
@@ -111,7 +112,8 @@ results["tfidf_fit"] = [scored(data, tfidf_fit)]
 # Every row is one `TaskVariant` of `FinetuneConfig.models`, trained over the same seeds with the
 # same selection: no ELMo; ELMo at input and output (the paper's SST-5 model; ELMo at the input
 # only is a row pair of 04's grid, and its full-data runs, which cost a third of this notebook's
-# ELMo training, are a README row); and the no-ELMo and input + output models again, each *distilled* from its own seed ensemble
+# ELMo training, are a README row); and the no-ELMo and input + output models again, each
+# *distilled* from its own seed ensemble
 # (`TaskVariant.teacher`, `elmo.ynat.distill`): a student starts as soon as every seed of its
 # teacher has finished (in the same pool, while other models still train), on targets that mix
 # their mean class probabilities on the fit rows with the labels
@@ -174,7 +176,6 @@ per_class_table(finetune.labelled())
 # at dev. Rows are true topics.
 
 # %%
-elmo_runs = results[cfg.finetune.main_model]  # ELMo at input and output
 # The model and seed with the best holdout score among the ELMo models (never dev).
 chosen = best_holdout_run(results, [key for key, v in variants.items() if v.elmo])
 fig = confusion_figure(chosen["confusion"], f"{chosen['variant']}, seed {chosen['seed']}: dev confusions")
@@ -191,8 +192,7 @@ fig
 # The learned layer weights s_j and scale γ of the main model's two mixes (input, output), per seed:
 
 # %%
-{f"seed {r['seed']}, {where}": {"s_j": [round(s, 3) for s in r[f"mix_weights{suffix}"]], "gamma": round(r[f"gamma{suffix}"], 3)}
- for r in elmo_runs for where, suffix in (("input", ""), ("output", "_output")) if r.get(f"mix_weights{suffix}")}
+mix_table(results[cfg.finetune.main_model])
 
 # %% [markdown]
 # ## Predicting new headlines

@@ -139,8 +139,9 @@ fig
 # Macro-F1 against the fraction of the *fit* rows used (stratified, fixed seed, nested; holdout
 # and dev unchanged; the task vocabulary stays the one of the full fit set — see
 # `subsample_fit`), with ELMo (at input and output, 03's main model) and without, and TF-IDF + LR
-# trained on the same rows (C chosen on the holdout): a learning curve over task data that shows where ELMo's gain goes as labelled
-# data grows, and at which size a bag of n-grams catches up with the biLSTM. The grid's fraction
+# trained on the same rows (C chosen on the holdout): a learning curve over task data that shows
+# where ELMo's gain goes as labelled data grows, and at which size a bag of n-grams catches up
+# with the biLSTM. The grid's fraction
 # reuses the grid's runs; the 100 % points are 03's runs when 03 ran with exactly these settings
 # and biLM (else they are trained here).
 #

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from elmo.core.config import Config
-from elmo.ynat.report import results_figure, results_table
+from elmo.ynat.report import results_figure, results_table, run_mixes
 from elmo.ynat.results import reusable_runs
 from elmo.ynat.train import resolve_variant
 
@@ -180,8 +180,8 @@ def _weight_rows(results: dict[str, list[dict]]) -> tuple[list[list[float]], lis
     rows, labels = [], []
     for name, runs in results.items():
         for r in runs:
-            for suffix, tag in (("", ""), ("_output", " (output mix)")):
-                if r.get(f"mix_weights{suffix}") is not None:
-                    rows.append(r[f"mix_weights{suffix}"])
-                    labels.append(f"{grid_label(name)}{tag}, seed {r['seed']} (γ={r[f'gamma{suffix}']:.2f})")
+            for where, weights, gamma in run_mixes(r):
+                rows.append(weights)
+                tag = " (output mix)" if where == "output" else ""
+                labels.append(f"{grid_label(name)}{tag}, seed {r['seed']} (γ={gamma:.2f})")
     return rows, labels

@@ -57,6 +57,23 @@ def goal_table(results: dict[str, Sequence[dict]], goal: float, baseline: str) -
     return out.round(2)
 
 
+MIXES = (("input", ""), ("output", "_output"))  # a run's mixes and the suffix of their result keys
+
+
+def run_mixes(run: dict) -> list[tuple[str, list[float], float]]:
+    """(where, s_j, gamma) of each ScalarMix a run learned ("input", then "output" for an input +
+    output model), from its `mix_summary` keys; [] for a model without ELMo."""
+    return [(where, run[f"mix_weights{suffix}"], run[f"gamma{suffix}"])
+            for where, suffix in MIXES if run.get(f"mix_weights{suffix}") is not None]  # fmt: skip
+
+
+def mix_table(runs: Sequence[dict]) -> pd.DataFrame:
+    """The learned s_0..s_L and gamma of every mix of every run: rows (seed, mix)."""
+    rows = [{"seed": r["seed"], "mix": where, **{f"s_{j}": s for j, s in enumerate(weights)}, "γ": gamma}
+            for r in runs for where, weights, gamma in run_mixes(r)]  # fmt: skip
+    return pd.DataFrame(rows).set_index(["seed", "mix"]).round(3)
+
+
 def per_class_table(results: dict[str, Sequence[dict]]) -> pd.DataFrame:
     """Mean per-class F1 on dev, one column per model."""
     return pd.DataFrame(

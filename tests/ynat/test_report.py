@@ -1,8 +1,8 @@
-"""The goal table: distances from the goal and the baseline, and the holdout-to-dev drop."""
+"""The goal table (distances from the goal and the baseline, the holdout-to-dev drop) and the mix table."""
 
 import pytest
 
-from elmo.ynat.report import goal_table
+from elmo.ynat.report import goal_table, mix_table, run_mixes
 
 
 def test_goal_table_by_hand():
@@ -47,3 +47,14 @@ def test_paired_figure_draws_each_seed_difference():
     assert any(t.get_text().startswith("+1.50 ± 0.87, p = ") for t in ax.texts)  # 2, 2, 0.5
     lo, hi = ax.get_xlim()
     assert lo < 0 < hi  # "no difference" is on the axis
+
+
+def test_mix_table_lists_every_mix_of_every_run_by_hand():
+    io = {"seed": 0, "mix_weights": [0.2, 0.3, 0.5], "gamma": 0.4, "mix_weights_output": [0.1, 0.1, 0.8], "gamma_output": 0.05}
+    plain = {"seed": 1, "mix_weights": [0.25, 0.25, 0.5], "gamma": 1.0, "mix_weights_output": None, "gamma_output": None}
+    assert run_mixes({"seed": 2, "mix_weights": None, "gamma": None}) == []  # no ELMo
+    table = mix_table([io, plain])
+    assert list(table.index) == [(0, "input"), (0, "output"), (1, "input")]
+    assert list(table.columns) == ["s_0", "s_1", "s_2", "γ"]
+    assert table.loc[(0, "output")].tolist() == [0.1, 0.1, 0.8, 0.05]
+    assert table.loc[(1, "input"), "γ"] == 1.0
