@@ -36,7 +36,7 @@ def main(argv=None) -> None:
     ap.add_argument("--softmax", choices=SOFTMAXES)
     ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
     ap.add_argument("--batch", type=int)
-    ap.add_argument("--length", type=int, default=32)
+    ap.add_argument("--length", type=int, help="tokens a window (default: the profile's, elmo.bilm.bench.window_length)")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3, help="--compare step: alternating rounds, each configuration's median kept")
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a report")

@@ -131,7 +131,7 @@ def component_times(model: BiLM, step: Step, chars, targets, mask, repeats: int)
 
 
 def bench(profile: str = "cpu", precision: str | None = None, softmax: str | None = None, compile: bool | None = None,
-          batch: int | None = None, length: int = 32, repeats: int = 5, vocab: int | None = None,
+          batch: int | None = None, length: int | None = None, repeats: int = 5, vocab: int | None = None,
           overrides: dict | None = None, peak: dict | None = None, reuse: bool = True,
           optimizer_kernel: str = "fused") -> dict:  # fmt: skip
     """Time one training step of `profile`'s biLM (with config `overrides`) on a synthetic batch.
@@ -142,6 +142,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     `reuse` False leaves glibc's allocator and oneDNN's kernel cache as they were before issue 14
     (`elmo.core.reuse`); they are process-wide, so `compare_step` gives each its own process.
     `optimizer_kernel` as `make_optimizer`'s (the code before issue 14 ran PyTorch's for-loop).
+    `batch` x `length` tokens: by default the profile's batch and `window_length`.
     """
     cfg = get_config(profile, **{k: dict(v) for k, v in (overrides or {}).items()})
     m = cfg.model
@@ -150,6 +151,7 @@ def bench(profile: str = "cpu", precision: str | None = None, softmax: str | Non
     precision = precision or cfg.train.precision
     compile = cfg.train.compile if compile is None else compile
     batch = batch or cfg.train.batch_size
+    length = length or window_length(cfg)
     n_tokens = vocab or cfg.data.max_vocab + 4
     seed_everything(0, keep_freed_memory=reuse, keep_kernels=reuse)  # as the biLM's training does
     model = BiLM(m, n_tokens, 3000).train()
@@ -251,7 +253,14 @@ BEFORE_ISSUE_14 = {
 }  # fmt: skip
 
 
-def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 32, repeats: int = 5,
+def window_length(cfg) -> int:
+    """The tokens of a typical training window of the profile: 32 for one sentence a window (the
+    petitions' sentences average ~31 tokens), `max_tokens` for a document's sentences (~50 on
+    average, up to 64), so that a step is timed at the profile's batch shape."""
+    return cfg.data.max_tokens if cfg.data.context == "document" else 32
+
+
+def compare_step(profile: str = "cpu", batch: int | None = None, length: int | None = None, repeats: int = 5,
                  rounds: int = 3) -> dict:  # fmt: skip
     """Today's configuration (`BEFORE_ISSUE_14`) against the profile's, on the same batch and host.
 
@@ -266,6 +275,7 @@ def compare_step(profile: str = "cpu", batch: int | None = None, length: int = 3
     higher kept (a conservative fraction of it).
     """
     batch = batch or get_config(profile).train.batch_size
+    length = length or window_length(get_config(profile))
     peak = matmul_peaks()
     common = {"profile": profile, "batch": batch, "length": length, "repeats": repeats, "peak": peak}
     old = {**common, "overrides": BEFORE_ISSUE_14, "optimizer_kernel": "for-loop"}

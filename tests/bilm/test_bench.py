@@ -1,7 +1,8 @@
 """The benchmark runs end to end on the tiny profile and reports consistent figures."""
 
-from elmo.bilm.bench import BEFORE_ISSUE_14, bench, compare_step, synthetic_batch
+from elmo.bilm.bench import BEFORE_ISSUE_14, bench, compare_step, synthetic_batch, window_length
 from elmo.bilm.recurrence import lstm_flops
+from elmo.core.config import get_config
 
 
 def test_synthetic_batch_repeats_spellings_like_text():
@@ -9,6 +10,15 @@ def test_synthetic_batch_repeats_spellings_like_text():
     assert chars.shape == (8, 16, 10) and mask.all()
     distinct = len({tuple(r) for r in chars.reshape(-1, 10).tolist()})
     assert distinct < 8 * 16  # a Zipf law repeats frequent types within a batch
+
+
+def test_the_step_is_timed_at_the_profiles_window():
+    """Document windows are timed at max_tokens, one sentence a window at 32 tokens, so that a
+    profile's tokens a step (batch x length) are what the benchmark measures."""
+    assert window_length(get_config("tiny", data={"context": "document"})) == get_config("tiny").data.max_tokens
+    assert window_length(get_config("tiny", data={"context": "sentence"})) == 32
+    r = bench("tiny", batch=4, repeats=1, overrides={"data": {"context": "document"}})
+    assert r["batch"] == [4, get_config("tiny").data.max_tokens]
 
 
 def test_bench_reports_flops_speed_and_parts():
