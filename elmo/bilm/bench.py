@@ -29,7 +29,7 @@ from elmo.bilm.datamodule import PetitionsLM
 from elmo.bilm.model import BiLM
 from elmo.bilm.recurrence import lstm_flops
 from elmo.bilm.train import make_optimizer, pretrain
-from elmo.core.config import get_config
+from elmo.core.config import Config, get_config
 from elmo.core.runs import provenance, seed_everything
 
 
@@ -253,7 +253,7 @@ BEFORE_ISSUE_14 = {
 }  # fmt: skip
 
 
-def window_length(cfg) -> int:
+def window_length(cfg: Config) -> int:
     """The tokens of a typical training window of the profile: 32 for one sentence a window (the
     petitions' sentences average ~31 tokens), `max_tokens` for a document's sentences (~50 on
     average, up to 64), so that a step is timed at the profile's batch shape."""
@@ -274,8 +274,8 @@ def compare_step(profile: str = "cpu", batch: int | None = None, length: int | N
     every round's after / before. The matmul peak is measured before and after all rounds and the
     higher kept (a conservative fraction of it).
     """
-    batch = batch or get_config(profile).train.batch_size
-    length = length or window_length(get_config(profile))
+    cfg = get_config(profile)
+    batch, length = batch or cfg.train.batch_size, length or window_length(cfg)
     peak = matmul_peaks()
     common = {"profile": profile, "batch": batch, "length": length, "repeats": repeats, "peak": peak}
     old = {**common, "overrides": BEFORE_ISSUE_14, "optimizer_kernel": "for-loop"}

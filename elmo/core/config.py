@@ -404,7 +404,8 @@ _PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     #   5 epochs: 62.3 / 62.1, 60.6 / 60.4 (18.5 / 18.6 % and 17.6 / 17.6 % below the 3-gram) in 1564 s
     #   6 epochs: 60.9 / 60.7, 59.0 / 59.2 (20.3 / 20.5 % and 19.7 / 19.3 %) in 1945 s
     #   6 epochs, model.dropout=0.1: 60.6 / 60.7, 58.9 / 59.2 (20.7 / 20.5 % and 19.9 / 19.3 %): within
-    #   the seeds' noise of no dropout, and slower a step, so dropout stays 0
+    #   the seeds' noise of no dropout, which costs its masks every step (dropout's bernoulli_ was
+    #   17 of ~400 ms a step in issue 14's profile), so dropout stays 0
     # against 68.3 / 68.6 and 66.4 / 67.1 for one sentence a window, 5 epochs, batch 64, in 1550 s.
     # So the profile reads document windows for 6 epochs (issue 14: 20 % below the 3-gram in 15
     # minutes; ~14 min on AMX by 02's Ice Lake / AMX ratio, an estimate). What it costs YNAT, on
